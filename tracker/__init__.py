@@ -1,0 +1,3 @@
+"""tracker: follows Chinese government sites for follow-up documents of a policy."""
+
+__version__ = "0.1.0"

@@ -1,0 +1,293 @@
+"""Shared extraction helpers for every site family: text, dates, 文号, metas, attachments.
+
+Adapters call these so that every family returns the same field formats:
+dates as YYYY-MM-DD or ISO 8601 with +08:00 (Beijing time, which the sites never
+state), 文号 with the standard 〔〕 brackets, absolute attachment URLs.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import datetime, timedelta, timezone
+from urllib.parse import parse_qs, unquote, urljoin, urlsplit
+
+from bs4 import BeautifulSoup, Comment, NavigableString, Tag
+
+from .model import Attachment
+
+BEIJING = timezone(timedelta(hours=8))
+
+BLOCK_TAGS = {
+    "p", "div", "br", "li", "tr", "h1", "h2", "h3", "h4", "h5", "h6", "table",
+    "section", "article", "blockquote", "pre", "ul", "ol", "dd", "dt", "dl", "center",
+}
+# Page furniture that must not count as document text: it changes without the
+# document changing (view counters, share widgets, font-size switches, navigation).
+FURNITURE_TAGS = ("script", "style", "noscript", "nav", "header", "footer", "iframe", "form",
+                  "button", "select", "input", "object", "embed", "svg", "template")
+FURNITURE_TEXT = re.compile(
+    r"(浏览次数|阅读次数|访问量|点击数|点击量|浏览量)[:：]?\s*\d*|【?\s*字体\s*[:：]?\s*大\s*中\s*小\s*】?|"
+    r"【?\s*字号\s*[:：]?\s*大\s*中\s*小\s*】?|【?打印(本页|此页)?】?|【?关闭(窗口|本页)?】?|"
+    r"分享到[:：]?|【?收藏】?|扫一扫在手机打开当前页|返回顶部"
+)
+ATTACHMENT_EXT = re.compile(r"\.(pdf|docx?|xlsx?|wps|et|ofd|zip|rar|7z|pptx?|txt|ceb|tif)(?:$|[?#])", re.I)
+
+_DATE_PATTERNS = [
+    # 2026-03-09 12:30[:00], 2026/3/9, 2026.03.09, 2026-03-09-21:50:00 (gov.cn meta)
+    re.compile(r"(?P<y>(?:19|20)\d{2})\s*[-/.]\s*(?P<m>\d{1,2})\s*[-/.]\s*(?P<d>\d{1,2})"
+               r"(?:[\sT-]+(?P<H>\d{1,2}):(?P<M>\d{2})(?::(?P<S>\d{2}))?)?"),
+    re.compile(r"(?P<y>(?:19|20)\d{2})\s*年\s*(?P<m>\d{1,2})\s*月\s*(?P<d>\d{1,2})\s*日"
+               r"(?:\s*(?P<H>\d{1,2})[:：时](?P<M>\d{2})(?:[:：分](?P<S>\d{2}))?)?"),
+]
+_URL_DATE = [
+    re.compile(r"/art/(?P<y>20\d{2})/(?P<m>\d{1,2})/(?P<d>\d{1,2})/"),
+    re.compile(r"/t(?P<y>20\d{2})(?P<m>\d{2})(?P<d>\d{2})_\d+"),
+    re.compile(r"/(?P<y>20\d{2})(?P<m>\d{2})(?P<d>\d{2})/"),
+]
+DOC_NUMBER = re.compile(
+    r"(?P<org>[\u4e00-\u9fa5A-Za-z]{1,20}?)\s*[〔\[［（(【]\s*(?P<year>(?:19|20)\d{2})\s*[〕\]］）)】]"
+    r"\s*第?\s*(?P<num>\d{1,5})\s*号"
+)
+
+
+def parse_html(html: str) -> BeautifulSoup:
+    return BeautifulSoup(html, "lxml")
+
+
+def clean(text: str | None) -> str:
+    """Collapse all whitespace (titles often carry raw line breaks) to single spaces."""
+    if not text:
+        return ""
+    return re.sub(r"\s+", " ", text.replace("\u3000", " ")).strip()
+
+
+def metas(soup: BeautifulSoup) -> dict[str, str]:
+    """name/property -> content for every <meta>, names lower-cased."""
+    out: dict[str, str] = {}
+    for m in soup.find_all("meta"):
+        name = m.get("name") or m.get("property") or m.get("http-equiv")
+        content = m.get("content")
+        if name and content is not None and name.lower() not in out:
+            out[name.lower()] = content.strip()
+    return out
+
+
+def _valid(y: int, m: int, d: int) -> bool:
+    try:
+        datetime(y, m, d)
+    except ValueError:
+        return False
+    return True
+
+
+def parse_date(text: str | None) -> str | None:
+    """First date in text as YYYY-MM-DD (time dropped), else None."""
+    full = parse_datetime(text)
+    return full[:10] if full else None
+
+
+def parse_datetime(text: str | int | float | None) -> str | None:
+    """First date in text: ISO 8601 with +08:00 when a time is given, else YYYY-MM-DD.
+
+    Numbers (or digit strings of 10/13 digits) are epoch seconds / milliseconds.
+    """
+    if text is None:
+        return None
+    if isinstance(text, (int, float)) or re.fullmatch(r"\s*\d{10}(\d{3})?\s*", str(text)):
+        value = float(text)
+        if value > 1e11:
+            value /= 1000
+        if value <= 0:
+            return None
+        return datetime.fromtimestamp(value, BEIJING).isoformat(timespec="seconds")
+    for pat in _DATE_PATTERNS:
+        for m in pat.finditer(str(text)):
+            y, mo, d = int(m["y"]), int(m["m"]), int(m["d"])
+            if not _valid(y, mo, d):
+                continue
+            if m["H"] is not None and int(m["H"]) < 24 and int(m["M"]) < 60:
+                sec = int(m["S"] or 0)
+                return datetime(y, mo, d, int(m["H"]), int(m["M"]), min(sec, 59), tzinfo=BEIJING).isoformat()
+            return f"{y:04d}-{mo:02d}-{d:02d}"
+    return None
+
+
+def date_from_url(url: str) -> str | None:
+    for pat in _URL_DATE:
+        m = pat.search(url)
+        if m and _valid(int(m["y"]), int(m["m"]), int(m["d"])):
+            return f"{int(m['y']):04d}-{int(m['m']):02d}-{int(m['d']):02d}"
+    return None
+
+
+# Words that precede a 文号 in running text but are not part of the issuer prefix.
+_DOC_PREFIX_STOP = re.compile(r".*(?:关于|印发|根据|按照|依据|贯彻|落实|执行|实施|转发|文件|通知|号文|的|和|及|与|、|即)")
+
+
+def _format_doc_number(m: re.Match) -> str:
+    org = _DOC_PREFIX_STOP.sub("", m["org"])[-12:] or m["org"][-12:]
+    return f"{org}〔{m['year']}〕{int(m['num'])}号"
+
+
+def normalize_doc_number(text: str) -> str:
+    """苏工信信发[2026]63号 / （2026） / 【2026】 -> 苏工信信发〔2026〕63号."""
+    m = DOC_NUMBER.search(text)
+    return _format_doc_number(m) if m else clean(text)
+
+
+def find_doc_number(text: str | None) -> str | None:
+    """The first 文号 in a text (title, first body lines, a metadata cell)."""
+    if not text:
+        return None
+    m = DOC_NUMBER.search(text)
+    return _format_doc_number(m) if m else None
+
+
+def absolute(base: str, href: str | None) -> str | None:
+    if not href:
+        return None
+    href = href.strip()
+    if not href or href.startswith(("javascript:", "mailto:", "#", "data:")):
+        return None
+    return urljoin(base, href)
+
+
+def strip_furniture(root: Tag) -> Tag:
+    """Remove scripts, styles, navigation and counters in place; returns root."""
+    for el in root.find_all(FURNITURE_TAGS):
+        el.decompose()
+    for c in root.find_all(string=lambda s: isinstance(s, Comment)):
+        c.extract()
+    return root
+
+
+def text_of(el: Tag | None) -> str:
+    """Readable text of an element: one line per block, furniture removed."""
+    if el is None:
+        return ""
+    parts: list[str] = []
+
+    def walk(node) -> None:
+        for child in node.children:
+            if isinstance(child, Comment):
+                continue
+            if isinstance(child, NavigableString):
+                parts.append(str(child))
+            elif isinstance(child, Tag):
+                if child.name in FURNITURE_TAGS:
+                    continue
+                block = child.name in BLOCK_TAGS
+                if block:
+                    parts.append("\n")
+                walk(child)
+                if block:
+                    parts.append("\n")
+
+    walk(el)
+    lines = []
+    for line in "".join(parts).split("\n"):
+        line = FURNITURE_TEXT.sub("", clean(line)).strip()
+        if line:
+            lines.append(line)
+    return "\n".join(lines)
+
+
+def select_first(soup: Tag, selectors) -> Tag | None:
+    """First element matching any selector in order (a string may hold several, comma-free)."""
+    if isinstance(selectors, str):
+        selectors = [selectors]
+    for sel in selectors:
+        try:
+            el = soup.select_one(sel)
+        except Exception:  # an invalid selector from config is treated as no match
+            el = None
+        if el is not None and text_of(el):
+            return el
+    return None
+
+
+def largest_text_block(soup: Tag) -> Tag | None:
+    """Fallback body: the element with the most direct paragraph text.
+
+    Scores each container by the text of its own paragraph-like children so the
+    page wrapper (which contains everything) does not win over the article.
+    """
+    best, best_score = None, 0
+    for el in soup.find_all(["div", "td", "article", "section"]):
+        score = 0
+        for child in el.find_all(["p", "span", "font"], recursive=False) or []:
+            score += len(clean(child.get_text()))
+        own = "".join(str(s) for s in el.find_all(string=True, recursive=False))
+        score += len(clean(own))
+        if score > best_score:
+            best, best_score = el, score
+    return best
+
+
+def attachment_name_from_url(url: str) -> str:
+    qs = parse_qs(urlsplit(url).query)
+    for key in ("fileName", "filename", "name"):
+        if qs.get(key):
+            return qs[key][0]
+    return unquote(urlsplit(url).path.rsplit("/", 1)[-1])
+
+
+def is_attachment_url(url: str) -> bool:
+    path = urlsplit(url).path
+    return bool(ATTACHMENT_EXT.search(path) or "/cms_files/filemanager/" in path
+                or "filename=" in url.lower())
+
+
+def attachments(root: Tag | None, base: str) -> list[Attachment]:
+    """Links in root that point at files; names from title, then text, then the URL."""
+    if root is None:
+        return []
+    out: list[Attachment] = []
+    seen: set[str] = set()
+    for a in root.find_all("a", href=True):
+        url = absolute(base, a["href"])
+        if not url or not is_attachment_url(url) or url in seen:
+            continue
+        seen.add(url)
+        name = clean(a.get("title")) or clean(a.get_text()) or attachment_name_from_url(url)
+        name = re.sub(r"^附件\s*\d*\s*[:：]\s*", "", name) or attachment_name_from_url(url)
+        out.append(Attachment(name=name, url=url))
+    return out
+
+
+def labelled_values(root: Tag | None) -> dict[str, str]:
+    """Label/value pairs of a metadata table: '发文字号：' -> value.
+
+    Handles <td>label：</td><td>value</td>, <li>label</li><li>value</li> and
+    'label：value' inside one cell; labels lose full-width padding and colons.
+    """
+    if root is None:
+        return {}
+    out: dict[str, str] = {}
+    cells = root.find_all(["td", "th", "li", "span", "dt", "dd", "b", "strong"])
+    for i, cell in enumerate(cells):
+        if cell.find(["td", "li"]):
+            continue
+        raw = clean(cell.get_text())
+        label = re.sub(r"[\s\u3000:：]", "", raw)
+        if not label or len(label) > 8:
+            m = re.match(r"^([\u4e00-\u9fa5\s\u3000]{2,8})[:：]\s*(.+)$", raw)
+            if m:
+                out.setdefault(re.sub(r"[\s\u3000]", "", m.group(1)), m.group(2).strip())
+            continue
+        if raw.endswith((":", "：")) or cell.name in ("th", "dt", "b", "strong") or "label" in " ".join(cell.get("class", [])):
+            nxt = _next_value_cell(cell, cells, i)
+            if nxt:
+                out.setdefault(label, nxt)
+    return out
+
+
+def _next_value_cell(cell: Tag, cells: list[Tag], i: int) -> str | None:
+    sib = cell.find_next_sibling()
+    if sib is not None and clean(sib.get_text()):
+        return clean(sib.get_text())
+    if cell.parent is not None and cell.parent.name in ("b", "strong", "span"):
+        return None
+    if i + 1 < len(cells):
+        return clean(cells[i + 1].get_text()) or None
+    return None
