@@ -90,6 +90,7 @@ date = "span"
 title = "h1"
 content = "#zoom"
 date = ".pubdate"
+attachments = ".fujian"
 """
 
 

@@ -41,7 +41,7 @@ def test_baseline_records_everything_but_announces_only_topic_matches(cli, tmp_p
     assert ev["published"] == "2026-03-09"
     assert ev["url"].endswith("/notices/2026/doc-ai.html")
     code, out, _ = cli("sources")
-    assert re.search(r"prov-notices\s+yes\s+\S+ \S+\s+ok\s+ok\s+3\s", out), out
+    assert re.search(r"prov-notices\s+yes\s+\d{4}-\d\d-\d\d \d\d:\d\d\s+ok\s+ok\s+3\s", out), out
     topic = feed(tmp_path, "topics/ai-manufacturing.atom")
     assert [e.title for e in topic.entries] == [
         "[NEW] 某省工信厅 关于印发某省“人工智能+制造”诊断工作方案(2026-2027)的通知"]

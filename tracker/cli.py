@@ -236,7 +236,7 @@ def cmd_log(args) -> int:
         if not events:
             print("no events")
             return EXIT_OK
-        rows = [[ev.id, ev.detected_at[:16].replace("T", " "), LABELS.get(ev.kind, ev.kind), ev.source,
+        rows = [[ev.id, _short(ev.detected_at), LABELS.get(ev.kind, ev.kind), ev.source,
                  (ev.title[:40] + "…") if len(ev.title) > 41 else ev.title, ",".join(ev.topics),
                  ev.summary[:50]] for ev in events]
         print(format_table(["id", "detected (UTC)", "kind", "source", "title", "topics", "summary"], rows))
@@ -287,14 +287,20 @@ def cmd_sources(args) -> int:
         for s in config.sources:
             st = states.get(s.id)
             get = (lambda k, st=st: st[k] if st is not None else None)
-            failing = f"{get('consecutive_failures')} since {get('failing_since')[:16]}" if get("failing_since") else ""
-            rows.append([s.id, "yes" if s.enabled else "no", (get("last_poll_at") or "never")[:16],
+            failing = f"{get('consecutive_failures')} since {_short(get('failing_since'))}" if get("failing_since") else ""
+            rows.append([s.id, "yes" if s.enabled else "no", _short(get("last_poll_at")) or "never",
                          get("last_outcome") or "", get("health") or "", failing,
                          store.count_documents(s.id), (get("last_new_at") or "")[:10],
-                         (get("last_new_title") or "")[:30], (get("next_poll_at") or "")[:16]])
+                         (get("last_new_title") or "")[:30], _short(get("next_poll_at")),
+                         (get("last_job_error") or "")[:40]])
     print(format_table(["source", "enabled", "last poll (UTC)", "outcome", "health", "failures", "documents",
-                        "last new", "last new title", "next poll"], rows))
+                        "last new", "last new title", "next poll", "job error"], rows))
     return EXIT_OK
+
+
+def _short(ts: str | None) -> str:
+    """'2026-11-27T07:41:09+00:00' -> '2026-11-27 07:41' (UTC, as the column header says)."""
+    return ts[:16].replace("T", " ") if ts else ""
 
 
 def cmd_sources_test(args) -> int:

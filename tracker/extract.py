@@ -25,11 +25,6 @@ BLOCK_TAGS = {
 # document changing (view counters, share widgets, font-size switches, navigation).
 FURNITURE_TAGS = ("script", "style", "noscript", "nav", "header", "footer", "iframe", "form",
                   "button", "select", "input", "object", "embed", "svg", "template")
-FURNITURE_TEXT = re.compile(
-    r"(浏览次数|阅读次数|访问量|点击数|点击量|浏览量)[:：]?\s*\d*|【?\s*字体\s*[:：]?\s*大\s*中\s*小\s*】?|"
-    r"【?\s*字号\s*[:：]?\s*大\s*中\s*小\s*】?|【?打印(本页|此页)?】?|【?关闭(窗口|本页)?】?|"
-    r"分享到[:：]?|【?收藏】?|扫一扫在手机打开当前页|返回顶部"
-)
 ATTACHMENT_EXT = re.compile(r"\.(pdf|docx?|xlsx?|wps|et|ofd|zip|rar|7z|pptx?|txt|ceb|tif)(?:$|[?#])", re.I)
 
 _DATE_PATTERNS = [
@@ -186,7 +181,7 @@ def text_of(el: Tag | None) -> str:
     walk(el)
     lines = []
     for line in "".join(parts).split("\n"):
-        line = FURNITURE_TEXT.sub("", clean(line)).strip()
+        line = clean(line)
         if line:
             lines.append(line)
     return "\n".join(lines)

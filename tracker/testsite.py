@@ -15,8 +15,9 @@ fixtures can hold absolute links without ever naming a real host.
 
 Behaviour the tests need is switchable at run time: `set_state(n)` moves the
 whole site; `override(path, ...)` makes one path answer with a given status,
-body, headers, delay, a connection reset or a stall, for a number of requests.
-Every request is logged with its time, host and headers. The server only binds
+body, headers, delay, a connection reset, a stall or an endless chunked body
+("flood"), for a number of requests. Every request is logged with its time,
+host, headers and how many body bytes were sent. The server only binds
 to loopback addresses.
 """
 
@@ -24,6 +25,8 @@ from __future__ import annotations
 
 import hashlib
 import json
+import ssl
+import sys
 import threading
 import time
 from dataclasses import dataclass, field
@@ -49,7 +52,8 @@ class Override:
     file: str | None = None  # a scenario file to serve instead of body
     headers: dict[str, str] = field(default_factory=dict)
     delay: float = 0.0  # seconds before answering
-    action: str | None = None  # "reset": close without answer; "stall": hang for `delay` mid-body
+    action: str | None = None  # "reset": close without answer; "stall": hang for `delay` mid-body;
+    # "flood": a chunked body without Content-Length that goes on until the client hangs up
     times: int | None = None  # how many requests it applies to (None: until cleared)
     etag: bool = False
 
@@ -64,12 +68,28 @@ class LoggedRequest:
     headers: dict[str, str]
     status: int = 0
     body: bytes = b""
+    sent: int = 0  # body bytes written to the client
+
+
+FLOOD_LIMIT = 256 * 1024 * 1024  # a "flood" stops here even if nobody hangs up
+
+
+class _Server(ThreadingHTTPServer):
+    daemon_threads = True
+
+    def handle_error(self, request, client_address) -> None:
+        # clients hanging up (size caps, timeouts, failed TLS handshakes) are expected here
+        if isinstance(sys.exc_info()[1], ConnectionError | ssl.SSLError | TimeoutError):
+            return
+        super().handle_error(request, client_address)
 
 
 class TestSite:
     __test__ = False  # not a pytest class
 
-    def __init__(self, root: str | Path, host: str = "127.0.0.1", port: int = 0, state: int = 0):
+    def __init__(self, root: str | Path, host: str = "127.0.0.1", port: int = 0, state: int = 0,
+                 tls: tuple[str | Path, str | Path] | None = None):
+        """`tls=(certfile, keyfile)` serves HTTPS with that (test-only, self-signed) certificate."""
         if not host.startswith("127."):
             raise ValueError("the test site only binds to loopback addresses (127.0.0.0/8)")
         self.root = Path(root)
@@ -79,20 +99,24 @@ class TestSite:
         self.overrides: dict[str, Override] = {}
         self.etags = True
         self._lock = threading.Lock()
-        self._server = ThreadingHTTPServer((host, port), self._handler_class())
-        self._server.daemon_threads = True
+        self._server = _Server((host, port), self._handler_class())
         self.port = self._server.server_address[1]
+        self.scheme = "https" if tls else "http"
+        if tls:
+            ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+            ctx.load_cert_chain(str(tls[0]), str(tls[1]))
+            self._server.socket = ctx.wrap_socket(self._server.socket, server_side=True)
         self._thread: threading.Thread | None = None
 
     # -- lifecycle -----------------------------------------------------------------
     @property
     def base_url(self) -> str:
-        return f"http://{self.host}:{self.port}"
+        return f"{self.scheme}://{self.host}:{self.port}"
 
     def url(self, path: str) -> str:
         return self.base_url + path
 
-    def start(self) -> "TestSite":
+    def start(self) -> TestSite:
         self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
         self._thread.start()
         return self
@@ -101,7 +125,7 @@ class TestSite:
         self._server.shutdown()
         self._server.server_close()
 
-    def __enter__(self) -> "TestSite":
+    def __enter__(self) -> TestSite:
         return self.start()
 
     def __exit__(self, *exc) -> None:
@@ -221,6 +245,7 @@ class TestSite:
                         status, body = 304, b""
                 rec.status = status
                 self._send(status, headers, body, head=(method == "HEAD"))
+                rec.sent = 0 if method == "HEAD" or status == 304 else len(body)
 
             def _serve_override(self, ov: Override, rec: LoggedRequest):
                 if ov.action == "reset":
@@ -242,6 +267,9 @@ class TestSite:
                     ctype = "text/html; charset=utf-8"
                 headers = {"Content-Type": ctype, **ov.headers}
                 rec.status = ov.status
+                if ov.action == "flood":
+                    self._flood(ov.status, headers, body or b"<p>flood</p>", rec)
+                    return
                 if ov.action == "stall":
                     # headers and half the body, then silence: a read timeout, not a connect error
                     self.send_response(ov.status)
@@ -251,10 +279,29 @@ class TestSite:
                     self.end_headers()
                     self.wfile.write(body[: len(body) // 2])
                     self.wfile.flush()
+                    rec.sent = len(body) // 2
                     time.sleep(ov.delay or 5)
                     self.close_connection = True
                     return
                 self._send(ov.status, headers, body)
+                rec.sent = len(body)
+
+            def _flood(self, status: int, headers: dict, unit: bytes, rec: LoggedRequest):
+                self.close_connection = True
+                self.send_response(status)
+                for k, v in headers.items():
+                    self.send_header(k, v)
+                self.send_header("Transfer-Encoding", "chunked")
+                self.end_headers()
+                chunk = unit * max(1, 65536 // len(unit))
+                frame = f"{len(chunk):x}\r\n".encode() + chunk + b"\r\n"
+                try:
+                    while rec.sent < FLOOD_LIMIT:
+                        self.wfile.write(frame)
+                        rec.sent += len(chunk)
+                    self.wfile.write(b"0\r\n\r\n")
+                except OSError:
+                    pass  # the client stopped reading and closed: what a size cap should do
 
             def _send(self, status: int, headers: dict, body: bytes, head: bool = False):
                 self.send_response(status)
