@@ -324,10 +324,12 @@ class _Poll:
                                    f" failed polls since {st['failing_since']}", now)
             c.execute("""UPDATE sources SET last_poll_at = ?, last_outcome = ?, last_error = ?, last_ok_at = ?,
                          consecutive_failures = 0, failing_since = NULL, health = 'ok', next_poll_at = ?,
-                         had_entries = had_entries OR ?, baseline_at = COALESCE(baseline_at, ?) WHERE id = ?""",
+                         had_entries = had_entries OR ? WHERE id = ?""",
                       (now, outcome, self.result.message or None, now,
                        iso(self.now + timedelta(seconds=self.source.interval)),
-                       int(self.result.entries > 0), now, self.source.id))
+                       int(self.result.entries > 0), self.source.id))
+            if self.baseline and self._baseline_complete(c):
+                c.execute("UPDATE sources SET baseline_at = ? WHERE id = ?", (now, self.source.id))
             return
         failures = st["consecutive_failures"] + 1
         since = st["failing_since"] or now
@@ -347,6 +349,20 @@ class _Poll:
                      consecutive_failures = ?, failing_since = ?, health = ?, next_poll_at = ? WHERE id = ?""",
                   (now, outcome, self.result.message or None, failures, since, health,
                    iso(self.now + timedelta(seconds=backoff * random.uniform(0.9, 1.0))), self.source.id))
+
+    def _baseline_complete(self, c) -> bool:
+        """A baseline is complete when every listed document was read.
+
+        Documents whose detail page failed stay unknown and are read by the next poll,
+        still as baseline. A page that never loads must not keep the source in baseline
+        mode for ever (new documents would go unannounced), so after fail_threshold
+        such polls the baseline is closed anyway.
+        """
+        if self.result.errors == 0:
+            return True
+        attempts = c.execute("SELECT count(*) FROM polls WHERE source = ? AND outcome IN ('ok', 'not_modified')",
+                             (self.source.id,)).fetchone()[0]
+        return attempts + 1 >= self.config.settings.fail_threshold
 
     def _health_event(self, c, kind: str, summary: str, now: str) -> None:
         title = f"{self.source.name} ({self.source.id})"

@@ -321,7 +321,7 @@ class Store:
                WHERE source = ? AND topics != '[]'
                  AND first_seen_at >= ?
                  AND (last_checked_at IS NULL OR last_checked_at <= ?)
-               ORDER BY last_checked_at, id""",
+               ORDER BY id""",
             (source_id, iso(now - timedelta(seconds=recheck_for)), iso(now - timedelta(seconds=recheck))),
         )
 
