@@ -26,9 +26,20 @@ BUSY_TIMEOUT_S = 60
 migrations = Migrations("tracker")
 
 
+def _run_script(db: sqlite_utils.Database, script: str) -> None:
+    """Run DDL statement by statement: executescript would COMMIT the migration's transaction."""
+    pending = ""
+    for line in script.splitlines(keepends=True):
+        pending += line
+        if sqlite3.complete_statement(pending):
+            db.conn.execute(pending)
+            pending = ""
+
+
 @migrations()
 def m001_initial(db: sqlite_utils.Database) -> None:
-    db.executescript(
+    _run_script(
+        db,
         """
         CREATE TABLE sources (
             id TEXT PRIMARY KEY,
@@ -231,15 +242,11 @@ class Store:
         conn.execute("PRAGMA journal_mode = WAL")
         conn.execute("PRAGMA synchronous = FULL")  # an event that was reported is on disk
         conn.execute("PRAGMA foreign_keys = ON")
-        with self._migration_lock():
-            migrations.apply(self.db)
-
-    @contextmanager
-    def _migration_lock(self) -> Iterator[None]:
-        # two processes starting at once must not both create the schema
-        self.conn.execute("BEGIN IMMEDIATE")
-        self.conn.execute("COMMIT")
-        yield
+        if migrations.pending(self.db):
+            # Two processes starting at once must not both create the schema: hold the
+            # write lock for the whole migration (each one runs in a savepoint inside it).
+            with self.transaction():
+                migrations.apply(self.db)
 
     def close(self) -> None:
         self.conn.close()
