@@ -119,6 +119,17 @@ def test_miit_list_not_modified_on_the_list_api(miit, http):
     assert miit.requests(UNIT)[-1].status == 304
 
 
+def test_api_referer_is_the_column_page_even_with_source_headers(samr, http):
+    # sources.toml sets a site-wide Referer for SAMR pages; the unit call still names the column
+    src = make_source(samr.url("/hd/zjdc/index.html"),
+                      headers={"Referer": "https://www.samr.gov.cn/", "Accept": "text/html"})
+    ADAPTER.list(src, http(src))
+    api = samr.requests(UNIT)[0]
+    assert api.headers["Referer"] == samr.url("/hd/zjdc/index.html")
+    assert api.headers["Accept"] == "text/html"  # other defaults yield to the source
+    assert samr.requests("/hd/zjdc/index.html")[0].headers["Referer"] == "https://www.samr.gov.cn/"
+
+
 def test_rejected_parameters_are_a_parse_error(miit, http):
     src = make_source(miit.url("/bad/index.html"))
     with pytest.raises(ParseError) as err:

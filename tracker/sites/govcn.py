@@ -25,11 +25,8 @@ from .common import DetailRules, read_detail
 BROWSER_UA = ("Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) "
               "Chrome/126.0.0.0 Safari/537.36")
 SEARCH_DEFAULTS = {"t": "zhengcelibrary_bm", "q": "", "sort": "pubtime", "sortType": "1", "n": "20"}
-SEARCH_HEADERS = {
-    "User-Agent": BROWSER_UA,
-    "Referer": "https://sousuo.www.gov.cn/",
-    "Accept": "application/json, text/plain, */*",
-}
+SEARCH_HEADERS = {"User-Agent": BROWSER_UA, "Accept": "application/json, text/plain, */*"}
+SEARCH_REFERER = "https://sousuo.www.gov.cn/"
 NO_MORE_RESULTS = 1001  # the search's code for a page past the end (seen in crawlers)
 _TAG = re.compile(r"<[^>]+>")
 _SITE_SUFFIX = re.compile(r"(?:_[^_]*)?_中国政府网\s*$")
@@ -164,8 +161,10 @@ def read_govcn_detail(html: str, url: str, source: Source) -> Detail:
         text = ex.clean(source_el.get_text(" ")) if source_el is not None else ""
         detail.issuer = re.sub(r"^.*?来源\s*[:：]\s*", "", text) or None
     number = info.get("发文字号")
-    if number and not detail.doc_number:
-        detail.doc_number = ex.normalize_doc_number(number)  # e.g. 国务院令第800号: no 〔year〕
+    if number and ex.select_first(soup, rules.doc_number) is None:
+        # the table's own wording even when it has no 〔year〕 (国务院令第812号), rather
+        # than a 文号 read_detail guessed from the body, which often cites another document
+        detail.doc_number = ex.normalize_doc_number(number)
     if not detail.article_id and detail.meta.get("manuscriptid"):
         detail.article_id = detail.meta["manuscriptid"]
     return detail
@@ -194,7 +193,8 @@ class GovcnAdapter:
         params = {**SEARCH_DEFAULTS, **url_params, **source.params}
         if source.query is not None:
             params["q"] = source.query
-        headers = _headers(source, SEARCH_HEADERS)
+        # the UA yields to the source's; the Referer is the search page's own
+        headers = {**_headers(source, SEARCH_HEADERS), "Referer": SEARCH_REFERER}
         entries: list[Entry] = []
         seen: set[str] = set()
         row_count = 0

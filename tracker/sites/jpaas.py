@@ -323,7 +323,9 @@ class JpaasAdapter:
         shell = http.fetch(source.url)
         spec = find_unit_spec(shell.text, shell.final_url)
         params = {**spec.params, **source.params}
-        headers = default_headers(source, {"Referer": shell.final_url, **API_HEADERS})
+        # Referer is what the site's own script sends (the column page), whatever
+        # the source sets for its pages; the other defaults yield to source.headers.
+        headers = {**default_headers(source, API_HEADERS), "Referer": shell.final_url}
         first = http.fetch(spec.url, params=params, headers=headers, conditional=True)
         if first.not_modified:
             return Listing(not_modified=True)

@@ -100,10 +100,9 @@ class MiitSearchAdapter:
         api, url_params = split_query(source.url)
         parts = urlsplit(api)
         params = {**DEFAULT_PARAMS, **url_params, "q": source.query or url_params.get("q", ""), **source.params}
-        headers = default_headers(source, {
-            "Referer": f"{parts.scheme}://{parts.netloc}/search/zcwjk.html",
-            "Accept": "application/json, text/plain, */*",
-        })
+        # the policy-library page's own Referer, whatever the source sets for pages
+        headers = {**default_headers(source, {"Accept": "application/json, text/plain, */*"}),
+                   "Referer": f"{parts.scheme}://{parts.netloc}/search/zcwjk.html"}
         size = int(params["pg"]) if str(params.get("pg", "")).isdigit() else 20
         entries: list[Entry] = []
         seen: set[str] = set()
