@@ -61,11 +61,12 @@ def test_registry_maps_trs():
 
 
 def test_pager_arguments():
-    assert pager('createPageHTML(2, 0, "index", "html");') == (2, "index", "html")
-    assert pager("createPageHTML('page_div', 7, 3, 'index', 'shtml', 130)") == (7, "index", "shtml")
-    assert pager("function createPageHTML(_nPageCount, _nCurrIndex, _sPageName, _sPageExt){}\n"
-                 "createPageHTML(4, 0, \"index\", \"htm\")") == (4, "index", "htm")
+    assert pager('<script>createPageHTML(2, 0, "index", "html");</script>') == (2, "index", "html")
+    assert pager("<script>createPageHTML('page_div', 7, 3, 'index', 'shtml', 130)</script>") == (7, "index", "shtml")
+    assert pager("<script>function createPageHTML(_nPageCount, _nCurrIndex, _sPageName, _sPageExt){}\n"
+                 "createPageHTML(4, 0, \"index\", \"htm\")</script>") == (4, "index", "htm")
     assert pager("<p>no pager</p>") is None
+    assert pager('<!-- createPageHTML(9, 0, "index", "html") --><p>createPageHTML(9, 0, "index", "html")</p>') is None
     assert page_url("http://h/jxdt/tzgg/", 1) == "http://h/jxdt/tzgg/"
     assert page_url("http://h/jxdt/tzgg/index.html", 3) == "http://h/jxdt/tzgg/index_2.html"
 

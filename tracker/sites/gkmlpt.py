@@ -21,7 +21,8 @@ from .base import Http, Listing
 from .common import DetailRules, read_detail
 from .hanweb import refine
 
-_CONFIG = re.compile(r"window\._CONFIG\s*=\s*\{(.*?)\}\s*;?\s*(?:</script>|$|\n\s*\S)", re.S)
+_SCRIPT = re.compile(r"<script\b[^>]*>(.*?)</script\s*>", re.S | re.I)
+_CONFIG = re.compile(r"window\._CONFIG\s*=\s*\{")
 _SID = re.compile(r"""['"]?\bSID['"]?\s*:\s*['"]([^'"]+)['"]""")
 _DETAIL = re.compile(r"""['"]?\bDETAIL['"]?\s*:\s*(?=\{)""")
 _CONTENT = re.compile(r'"content"\s*:\s*"((?:[^"\\]|\\.)*)"', re.S)
@@ -37,10 +38,19 @@ RULES = DetailRules(
 )
 
 
+def _scripts(page: str) -> str:
+    """The page's inline script text: SID and DETAIL live there (and not in comments or prose)."""
+    return "\n".join(_SCRIPT.findall(page))
+
+
 def find_sid(page: str) -> str | None:
     """SID from window._CONFIG (quotes single or double, the key quoted or not)."""
+    page = _scripts(page)
     config = _CONFIG.search(page)
-    m = _SID.search(config.group(1) if config else page)
+    if not config:
+        return None
+    # SID leads the object in every copy seen; TREE (nested braces) follows, so search a window.
+    m = _SID.search(page, config.end(), config.end() + 20000)
     return m.group(1) if m else None
 
 
@@ -141,6 +151,7 @@ class GkmlptAdapter:
 
 def embedded_detail(page: str) -> dict:
     """The DETAIL object embedded in the page's script; only its "content" when it is not strict JSON."""
+    page = _scripts(page)
     m = _DETAIL.search(page)
     if not m:
         return {}
@@ -190,8 +201,10 @@ def _fill_from_embedded(detail: Detail, embedded: dict) -> None:
 
 
 def _dedupe(entries: list[Entry]) -> list[Entry]:
-    seen: set[str] = set()
-    return [e for e in entries if not (e.url in seen or seen.add(e.url))]
+    by_url: dict[str, Entry] = {}
+    for e in entries:
+        by_url.setdefault(e.url, e)
+    return list(by_url.values())
 
 
 ADAPTER = GkmlptAdapter()

@@ -224,11 +224,11 @@ class HanwebAdapter:
             raise ParseError(f"cannot page {source.url}: no {', '.join(missing)} on the column page "
                              f"(set them in [sources.params])", url=source.url)
         perpage = _int(source.params.get("perpage") or _jpage_value(page, "perpage")) or len(store.records)
-        read, entries = len(store.records), []
+        read, total, entries = len(store.records), store.total, []
         proxy = urljoin(base, PROXY_PATH)
         headers = {"X-Requested-With": "XMLHttpRequest", "Referer": source.url}
         for _ in range(source.pages - 1):
-            if store.total is not None and read >= store.total:
+            if total is not None and read >= total:
                 break
             query = {"startrecord": str(read + 1), "endrecord": str(read + perpage), "perpage": str(perpage)}
             resp = http.fetch(proxy, method="POST", params=query, data=form, headers=headers)
@@ -240,7 +240,7 @@ class HanwebAdapter:
                 break
             entries += _entries(more.records, base)
             read += len(more.records)
-            store.total = more.total if more.total is not None else store.total
+            total = more.total if more.total is not None else total
         return entries
 
     def detail(self, source: Source, entry: Entry, http: Http, *, conditional: bool = False) -> Detail | None:

@@ -23,6 +23,7 @@ from .hanweb import link_title, refine
 
 ARTICLE = re.compile(r"(?:^|/)t\d{8}_\d+\.s?html?(?:$|[?#])", re.I)
 _ARTICLE_ID = re.compile(r"t\d{8}_(\d+)\.s?html?", re.I)
+_SCRIPT = re.compile(r"<script\b[^>]*>(.*?)</script\s*>", re.S | re.I)
 _PAGER = re.compile(r"createPageHTML\s*\(([^)]*)\)")
 _ARG = re.compile(r"'([^']*)'|\"([^\"]*)\"|([^,\s]+)")
 _EXTENSIONS = ("html", "htm", "shtml")
@@ -43,7 +44,8 @@ def pager(page: str) -> tuple[int, str, str] | None:
 
     Pages that inline the function's definition name it first; its arguments are not numbers.
     """
-    for m in _PAGER.finditer(page):
+    scripts = "\n".join(_SCRIPT.findall(page))  # not comments or prose that quote the call
+    for m in _PAGER.finditer(scripts):
         args = [a or b or c for a, b, c in _ARG.findall(m.group(1))]
         numbers = [int(a) for a in args if a.isdigit()]
         ext_at = next((i for i, a in enumerate(args) if a.lower() in _EXTENSIONS and i > 0), None)
