@@ -133,7 +133,8 @@ def test_404_is_http_error_with_status_and_not_retried(site, fetcher, sleeps):
 
 # -- retries -----------------------------------------------------------------------------------
 def test_503_with_retry_after_then_success_really_waits():
-    with TestSite(FAULTS) as site, Fetcher(settings(retries=2)) as fetcher:  # real sleep
+    # real sleep; tiny backoff so that only Retry-After can explain a wait of a second
+    with TestSite(FAULTS) as site, Fetcher(settings(retries=2), backoff_base=0.01) as fetcher:
         site.override("/notices/captcha-check.html", status=503, body="busy", headers={"Retry-After": "1"}, times=1)
         resp = fetcher.fetch(site.url("/notices/captcha-check.html"))
         assert resp.status == 200

@@ -19,7 +19,7 @@ from urllib.parse import urlsplit
 
 from .decode import is_json_type
 
-RUISHU_MAX_200_BYTES = 20 * 1024  # Ruishu stubs are ~3-10 KB; real pages that size are not stubs
+SMALL_PAGE_BYTES = 20 * 1024  # challenge stubs are ~3-10 KB; a 200 page above this is not a stub
 INTERSTITIAL_MAX_TEXT = 600  # visible characters; a real notice page with navigation has more
 JSL_TINY_SCRIPT_BYTES = 4096
 SHORT_TITLE = 30  # characters
@@ -79,10 +79,11 @@ def diagnose(status: int, headers: dict[str, str], body_bytes: bytes, text: str,
 
 
 def _challenge(status: int, headers: dict[str, str], text: str, size: int) -> str | None:
-    if _RUISHU_MARK.search(text) and (status in (412, 202) or (200 <= status < 300 and size < RUISHU_MAX_200_BYTES)):
+    small = size < SMALL_PAGE_BYTES
+    if (status in (412, 202) or (200 <= status < 300 and small)) and _RUISHU_MARK.search(text):
         return f"Ruishu (瑞数) JavaScript challenge, HTTP {status}"
     cookies = _header(headers, "set-cookie")
-    if _JSL_CLEARANCE.search(text) and (status == 521 or size < RUISHU_MAX_200_BYTES):
+    if (status == 521 or small) and _JSL_CLEARANCE.search(text):
         return f"Jiasule (加速乐) clearance challenge, HTTP {status}"
     if size < JSL_TINY_SCRIPT_BYTES and _JSL_COOKIE_SCRIPT.search(text) and (status == 521 or "__jsl" in cookies):
         return f"Jiasule (加速乐) cookie script, HTTP {status}"
@@ -92,6 +93,8 @@ def _challenge(status: int, headers: dict[str, str], text: str, size: int) -> st
 
 
 def _interstitial(text: str) -> str | None:
+    if not _INTERSTITIAL.search(text):  # cheap test first: most pages never get past here
+        return None
     visible = visible_text(text)
     if len(visible) > INTERSTITIAL_MAX_TEXT:
         return None

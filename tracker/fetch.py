@@ -18,6 +18,12 @@ One Fetcher is shared by sources polled in parallel threads. It keeps:
 - one httpx client per TLS-verification setting.
 Redirects are followed here, hop by hop, so every hop is spaced, size-capped and
 checked against the loopback guard, and the chain ends up in Response.history.
+
+Failures that may pass (connect errors, timeouts, resets, 429, 5xx) are tried
+again up to `settings.retries` more times, with exponential backoff and jitter,
+honouring Retry-After, within a total time budget. Bodies are streamed and
+capped at `settings.max_bytes`, decoded from bytes (decode.py) and classified
+(classify.py) before any adapter sees them.
 """
 
 from __future__ import annotations

@@ -117,7 +117,8 @@ class TestSite:
         return self.base_url + path
 
     def start(self) -> TestSite:
-        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+        # a short poll interval makes stop() quick (serve_forever checks for shutdown this often)
+        self._thread = threading.Thread(target=self._server.serve_forever, args=(0.05,), daemon=True)
         self._thread.start()
         return self
 
