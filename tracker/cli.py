@@ -11,7 +11,7 @@ from concurrent.futures import ThreadPoolExecutor, as_completed
 from datetime import date, datetime, timedelta, timezone
 from pathlib import Path
 
-from . import __version__
+from . import __version__, serve_cli
 from .config import Config, ConfigError, load, parse_duration
 from .errors import TrackerError
 from .feeds import LABELS, write_feeds
@@ -66,6 +66,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     sp = sub.add_parser("feed", help="rewrite the feed files from the database")
     sp.set_defaults(func=cmd_feed)
+    serve_cli.register(sub)
     return p
 
 
@@ -127,7 +128,7 @@ def run_poll(config: Config, source_ids: list[str] | None = None, progress: Prog
                 stores.append(local.store)
         return local.store
 
-    results: list[PollResult] = []
+    results: list = []
     fetcher = Fetcher(config.settings, validators=lambda key: store().validators(key))
     try:
         with ThreadPoolExecutor(max_workers=config.settings.concurrency) as pool:
@@ -147,7 +148,7 @@ def run_poll(config: Config, source_ids: list[str] | None = None, progress: Prog
 
 
 def _poll_one(config: Config, source, fetcher: Fetcher, store):
-    from .poll import PollResult, poll_source
+    from .poll import PollResult, poll_source  # imported late: `log` and `show` need none of it
 
     try:
         return poll_source(config, source, fetcher, store())
@@ -286,7 +287,10 @@ def cmd_sources(args) -> int:
         rows = []
         for s in config.sources:
             st = states.get(s.id)
-            get = (lambda k, st=st: st[k] if st is not None else None)
+
+            def get(key: str, st=st):
+                return st[key] if st is not None else None
+
             failing = f"{get('consecutive_failures')} since {_short(get('failing_since'))}" if get("failing_since") else ""
             rows.append([s.id, "yes" if s.enabled else "no", _short(get("last_poll_at")) or "never",
                          get("last_outcome") or "", get("health") or "", failing,

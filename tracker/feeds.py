@@ -12,7 +12,7 @@ import os
 import re
 import tempfile
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -31,7 +31,7 @@ LABELS = {
     "source.broken": "[BROKEN]",
     "source.recovered": "[RECOVERED]",
 }
-EPOCH = datetime(2026, 1, 1, tzinfo=timezone.utc)  # "updated" of a feed with no events yet
+EPOCH = datetime(2026, 1, 1, tzinfo=UTC)  # "updated" of a feed with no events yet
 _ILLEGAL_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
 
 

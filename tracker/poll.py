@@ -300,7 +300,13 @@ class _Poll:
                url: str | None, detail: Detail | None, topics: list[str], reasons: dict, summary: str, now: str,
                **extra) -> None:
         doc = c.execute("SELECT * FROM documents WHERE id = ?", (doc_id,)).fetchone() if doc_id else None
-        pick = (lambda k: getattr(detail, k) if detail is not None and getattr(detail, k) else (doc[k] if doc else None))
+
+        def pick(key: str):
+            # the page just read wins; a withdrawal (no page) falls back to what the document last said
+            if detail is not None and getattr(detail, key):
+                return getattr(detail, key)
+            return doc[key] if doc else None
+
         event_id = self.store.add_event(
             c, kind=kind, detected_at=now, source=self.source.id, agency=self.source.agency,
             region=self.source.region, document_id=doc_id, version_id=version_id, prev_version_id=prev_id,

@@ -15,7 +15,7 @@ import sqlite3
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import sqlite_utils
@@ -181,18 +181,18 @@ def m001_initial(db: sqlite_utils.Database) -> None:
 
 
 def utcnow() -> datetime:
-    return datetime.now(timezone.utc).replace(microsecond=0)
+    return datetime.now(UTC).replace(microsecond=0)
 
 
 def iso(dt: datetime) -> str:
-    return dt.astimezone(timezone.utc).isoformat(timespec="seconds")
+    return dt.astimezone(UTC).isoformat(timespec="seconds")
 
 
 def parse_iso(text: str | None) -> datetime | None:
     if not text:
         return None
     dt = datetime.fromisoformat(text)
-    return dt if dt.tzinfo else dt.replace(tzinfo=timezone.utc)
+    return dt if dt.tzinfo else dt.replace(tzinfo=UTC)
 
 
 @dataclass
@@ -222,7 +222,7 @@ class EventRow:
     outcome: str | None
 
     @classmethod
-    def from_row(cls, row: sqlite3.Row) -> "EventRow":
+    def from_row(cls, row: sqlite3.Row) -> EventRow:
         d = dict(row)
         d["topics"] = json.loads(d["topics"] or "[]")
         d["reasons"] = json.loads(d["reasons"] or "{}")
@@ -251,7 +251,7 @@ class Store:
     def close(self) -> None:
         self.conn.close()
 
-    def __enter__(self) -> "Store":
+    def __enter__(self) -> Store:
         return self
 
     def __exit__(self, *exc) -> None:
