@@ -86,6 +86,7 @@ class _Poll:
         self.baseline = self.state["baseline_at"] is None
         self.result = PollResult(source.id, "ok")
         self.list_keys: set[str] = set()
+        self.signalled: set[int] = set()  # known documents whose list entry carries a newer modified time
 
     # -- fetch and parse (nothing written) -------------------------------------------------
     def run(self) -> PollResult:
@@ -117,6 +118,8 @@ class _Poll:
             known = self.store.document_by_key(key)
             if known is not None:
                 seen_ids.append(known["id"])
+                if entry.modified and known["modified"] and entry.modified > known["modified"]:
+                    self.signalled.add(known["id"])  # the list says the page changed: read it now
                 continue
             try:
                 detail = self.adapter.detail(self.source, entry, self.session)
@@ -138,6 +141,8 @@ class _Poll:
     def _recheck(self) -> list[_Recheck]:
         out: list[_Recheck] = []
         due = self.store.due_rechecks(self.source.id, self.now, self.source.recheck, self.source.recheck_for)
+        due_ids = {d["id"] for d in due}
+        due += [self.store.document(i) for i in sorted(self.signalled - due_ids)]
         for doc in due:
             entry = Entry(url=doc["url"], title=doc["title"], list_date=doc["list_date"])
             rc = _Recheck(doc["id"])
