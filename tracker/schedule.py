@@ -113,7 +113,8 @@ def record_job_error(store: Store, source_id: str, message: str, now: datetime) 
     """Keep the last scheduler problem of a source (shown by `tracker sources` and /sources)."""
     with store.transaction() as c:
         c.execute("INSERT OR IGNORE INTO sources (id) VALUES (?)", (source_id,))
-        c.execute("UPDATE sources SET last_job_error = ? WHERE id = ?", (f"{iso(now)} {message}", source_id))
+        # the message first: `tracker sources` shows only the start of it
+        c.execute("UPDATE sources SET last_job_error = ? WHERE id = ?", (f"{message} (at {iso(now)})", source_id))
 
 
 def clear_job_error(store: Store, source_id: str) -> None:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import logging
 import signal
-import socket
 import sys
 from pathlib import Path
 
@@ -109,7 +108,7 @@ def cmd_serve(args) -> int:
     import uvicorn
 
     from .schedule import PollScheduler
-    from .web import create_app
+    from .web import create_app, listen
 
     config = load(args.config)
     if not args.host.startswith(LOOPBACK) and not config.settings.token:
@@ -118,8 +117,10 @@ def cmd_serve(args) -> int:
     with Store(config.settings.db_path):
         pass  # create or migrate the database before any thread touches it
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.getLogger("apscheduler").setLevel(logging.WARNING)  # not two lines per job run
+    logging.getLogger("httpx").setLevel(logging.WARNING)
     try:
-        sock = _bind(args.host, args.port)
+        sock = listen(args.host, args.port)
     except OSError as e:
         print(f"tracker: cannot listen on {args.host}:{args.port}: {e}", file=sys.stderr)
         return EXIT_FAILED
@@ -138,29 +139,14 @@ def cmd_serve(args) -> int:
               f"({'scheduler on' if scheduler else 'no scheduler'}); Ctrl-C stops", file=sys.stderr, flush=True)
         server.run(sockets=[sock])
         return EXIT_OK if server.started else EXIT_FAILED
-    except _Terminated:
-        return EXIT_OK
+    except (_Terminated, KeyboardInterrupt):
+        return EXIT_OK  # the way a service is asked to stop, not a failure
     finally:
+        signal.signal(signal.SIGTERM, previous)  # a second SIGTERM while stopping ends the process at once
         if scheduler is not None:
             scheduler.stop()
-        signal.signal(signal.SIGTERM, previous)
         sock.close()
         print("tracker: stopped", file=sys.stderr, flush=True)
-
-
-def _bind(host: str, port: int) -> socket.socket:
-    """Listen before anything starts, so a busy port is a clear error and polls never begin."""
-    family, kind, proto, _, addr = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)[0]
-    sock = socket.socket(family, kind, proto)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    try:
-        sock.bind(addr)
-        sock.listen(128)
-    except OSError:
-        sock.close()
-        raise
-    sock.set_inheritable(True)
-    return sock
 
 
 def _host_for_url(host: str) -> str:

@@ -12,6 +12,7 @@ import json
 import os
 import socket
 import sqlite3
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -239,7 +240,7 @@ class Store:
         self.conn = conn
         self.db = sqlite_utils.Database(conn)
         conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_S * 1000}")
-        conn.execute("PRAGMA journal_mode = WAL")
+        _enable_wal(conn)
         conn.execute("PRAGMA synchronous = FULL")  # an event that was reported is on disk
         conn.execute("PRAGMA foreign_keys = ON")
         if migrations.pending(self.db):
@@ -397,6 +398,20 @@ class Store:
 
     def review(self, event_id: int) -> sqlite3.Row | None:
         return self.one("SELECT * FROM reviews WHERE event_id = ?", (event_id,))
+
+
+def _enable_wal(conn: sqlite3.Connection) -> None:
+    """Switch a new database to WAL once; the switch ignores the busy timeout, so retry it."""
+    deadline = time.monotonic() + BUSY_TIMEOUT_S
+    while True:
+        try:
+            if conn.execute("PRAGMA journal_mode").fetchone()[0].lower() != "wal":
+                conn.execute("PRAGMA journal_mode = WAL")
+            return
+        except sqlite3.OperationalError:
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.05)
 
 
 def _lock_stale(owner: str, expires: str | None, now: datetime) -> bool:

@@ -15,11 +15,14 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
+import socket
 import threading
 import time
+from array import array
+from bisect import bisect_left
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 from email.utils import format_datetime, parsedate_to_datetime
 from pathlib import Path
 from urllib.parse import urlencode, urlsplit
@@ -40,7 +43,8 @@ from .store import EventRow, Store, parse_iso
 HERE = Path(__file__).parent
 PAGE_SIZE = 50
 FEED_TYPES = {"rss": "application/rss+xml; charset=utf-8", "atom": "application/atom+xml; charset=utf-8"}
-FEED_FILTERS = ("agency", "region", "kind", "topic")  # query filters on /feeds/all.rss|.atom
+# query filters on /feeds/all.rss|.atom (source too, so any view of the change log has its feed)
+FEED_FILTERS = ("agency", "region", "kind", "topic", "source")
 LOG_FILTERS = ("topic", "source", "agency", "region", "kind")
 EVENT_KINDS = tuple(LABELS)
 
@@ -175,6 +179,7 @@ class App:
     templates: Jinja2Templates
     scheduler: object | None = None  # a tracker.schedule.PollScheduler when scheduling is on
     topic_names: dict[str, str] = field(default_factory=dict)
+    modified: ModifiedClock = field(default_factory=lambda: ModifiedClock())
 
     def page(self, request: Request, name: str, context: dict, status: int = 200):
         links = Links(request.query_params.get("token") or None)
@@ -187,6 +192,44 @@ def _app(request: Request) -> App:
 
 
 # -- feeds ----------------------------------------------------------------------------------------
+class ModifiedClock:
+    """A Last-Modified second per event that strictly increases with the event id.
+
+    detected_at cannot serve directly: several events share a second, and a poll
+    stamps its events with its start time but commits them later, so a feed can
+    gain an event whose detected_at is not newer than the Last-Modified a reader
+    already has. Readers built on libcurl's time condition (newsboat) then throw
+    the new feed away as "not modified". Here event i gets
+    max(detected_at(i), modified(i-1) + 1 s): derived from the immutable events
+    only, so every process computes the same value, and a feed's Last-Modified
+    moves forward whenever its newest event changes.
+    """
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._ids = array("q")
+        self._secs = array("q")
+
+    def at(self, store: Store, event_id: int) -> datetime:
+        with self._lock:
+            if not self._ids or self._ids[-1] < event_id:
+                self._extend(store)
+            i = bisect_left(self._ids, event_id)
+            if i == len(self._ids) or self._ids[i] != event_id:
+                raise KeyError(event_id)
+            return datetime.fromtimestamp(self._secs[i], UTC)
+
+    def _extend(self, store: Store) -> None:
+        last_id = self._ids[-1] if self._ids else 0
+        prev = self._secs[-1] if self._secs else None
+        for event_id, detected in store.conn.execute(
+                "SELECT id, detected_at FROM events WHERE id > ? ORDER BY id", (last_id,)):
+            sec = int(parse_iso(detected).timestamp())
+            prev = sec if prev is None else max(sec, prev + 1)
+            self._ids.append(event_id)
+            self._secs.append(prev)
+
+
 def feed_etag(config: Config, stem: str, fmt: str, filters: dict, newest_id: int) -> str:
     """Newest event id plus everything else that shapes the bytes (never the render time)."""
     topic_names = sorted((t.id, t.name) for t in config.topics)
@@ -223,7 +266,7 @@ def feed(request: Request) -> Response:
     store = app.stores.get()
     newest = store.events(limit=1, **filters)
     newest_id = newest[0].id if newest else 0
-    when = parse_iso(newest[0].detected_at) if newest else EPOCH
+    when = app.modified.at(store, newest_id) if newest else EPOCH
     etag = feed_etag(app.config, stem, fmt, extra, newest_id)
     headers = {"ETag": etag, "Last-Modified": format_datetime(when, usegmt=True), "Cache-Control": "no-cache"}
     if not_modified(request, etag, when):
@@ -278,13 +321,7 @@ def index(request: Request):
     rows = store.events(limit=PAGE_SIZE + 1, offset=(page - 1) * PAGE_SIZE, **filters)
     events, more = rows[:PAGE_SIZE], len(rows) > PAGE_SIZE
     active = {k: v for k, v in filters.items() if v}
-    feed_query = {k: v for k, v in active.items() if k in FEED_FILTERS}
-    if active.get("source"):
-        filtered_feed = (f"/feeds/sources/{active['source']}", {})
-    elif active:
-        filtered_feed = ("/feeds/all", feed_query)
-    else:
-        filtered_feed = None
+    filtered_feed = ("/feeds/all", active) if active else None
     return app.page(request, "index.html", {
         "events": events, "reviews": _reviews(store, [e.id for e in events]), "filters": filters,
         "active": active, "choices": _choices(app, store), "page": page, "more": more,
@@ -452,17 +489,33 @@ def not_found(request: Request, exc) -> Response:
     return app.page(request, "error.html", {"message": "Not found."}, status=404)
 
 
+def listen(host: str, port: int) -> socket.socket:
+    """A listening TCP socket for uvicorn, bound before anything else starts.
+
+    The socket must say IPPROTO_TCP: asyncio only sets TCP_NODELAY on accepted
+    connections of such sockets, and without it every keep-alive request waits
+    40 ms for a delayed ACK.
+    """
+    family, kind, proto, _, addr = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM,
+                                                      proto=socket.IPPROTO_TCP)[0]
+    sock = socket.socket(family, kind, proto)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        sock.bind(addr)
+        sock.listen(128)
+    except OSError:
+        sock.close()
+        raise
+    return sock
+
+
 class ServerThread:
     """The app served by uvicorn on a loopback port in a background thread (tests, demos)."""
 
     def __init__(self, app, host: str = "127.0.0.1", port: int = 0):
-        import socket
-
         import uvicorn
 
-        self.sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        self.sock.bind((host, port))
+        self.sock = listen(host, port)
         self.host, self.port = host, self.sock.getsockname()[1]
         self.server = uvicorn.Server(uvicorn.Config(app, host=host, port=self.port, log_level="warning",
                                                     access_log=False, lifespan="on"))
