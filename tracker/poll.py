@@ -173,10 +173,7 @@ class _Poll:
             for doc in new_docs:
                 self._insert_document(c, doc, now)
             for doc_id in seen_ids:
-                c.execute("""INSERT INTO listings (source, document_id, first_seen_at, last_seen_at)
-                             VALUES (?, ?, ?, ?)
-                             ON CONFLICT (source, document_id) DO UPDATE SET last_seen_at = excluded.last_seen_at""",
-                          (self.source.id, doc_id, now, now))
+                self._list(c, doc_id, now)
             for rc in rechecks:
                 self._apply_recheck(c, rc, now)
             if ok:
@@ -192,6 +189,11 @@ class _Poll:
                           [(poll_id, r.url, r.outcome, r.status, r.at, r.detail or None)
                            for r in self.session.records])
 
+    def _list(self, c, doc_id: int, now: str) -> None:
+        c.execute("""INSERT INTO listings (source, document_id, first_seen_at, last_seen_at) VALUES (?, ?, ?, ?)
+                     ON CONFLICT (source, document_id) DO UPDATE SET last_seen_at = excluded.last_seen_at""",
+                  (self.source.id, doc_id, now, now))
+
     def _save_validators(self, c, now: str) -> None:
         for key, (etag, lm) in self.session.new_validators.items():
             # A list page whose entries were not all read must be fetched in full next time,
@@ -205,6 +207,11 @@ class _Poll:
 
     def _insert_document(self, c, doc: _Doc, now: str) -> None:
         d = doc.detail
+        existing = c.execute("SELECT id FROM documents WHERE key = ?", (doc.key,)).fetchone()
+        if existing is not None:
+            # Another source (polled in parallel) stored it after we read it: it is known, only listed here.
+            self._list(c, existing["id"], now)
+            return
         topics = [m.topic for m in doc.matches]
         reasons = {m.topic: m.reasons for m in doc.matches}
         doc_id = c.execute(
@@ -215,8 +222,7 @@ class _Poll:
              d.signed, d.modified, d.doc_number, d.issuer, json.dumps(topics), json.dumps(reasons, ensure_ascii=False),
              now, now),
         ).lastrowid
-        c.execute("INSERT INTO listings (source, document_id, first_seen_at, last_seen_at) VALUES (?, ?, ?, ?)",
-                  (self.source.id, doc_id, now, now))
+        self._list(c, doc_id, now)
         version_id = self._insert_version(c, doc_id, d, doc.title, doc.body, doc.attachments, now)
         c.execute("UPDATE documents SET version_id = ? WHERE id = ?", (version_id, doc_id))
         if self.baseline and not topics:
