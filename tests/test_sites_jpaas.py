@@ -12,7 +12,8 @@ from tracker.errors import Blocked, Empty, ParseError
 from tracker.fetch import Fetcher, Session
 from tracker.model import Attachment, Entry
 from tracker.sites import get_adapter
-from tracker.sites.jpaas import ADAPTER, canonical_url, find_unit_spec, parse_query_data
+from tracker.sites.common import canonical_url
+from tracker.sites.jpaas import ADAPTER, find_unit_spec, parse_query_data
 from tracker.testsite import TestSite
 
 FIXTURES = Path(__file__).parent / "fixtures" / "jpaas"

@@ -7,6 +7,7 @@ state), 文号 with the standard 〔〕 brackets, absolute attachment URLs.
 
 from __future__ import annotations
 
+import html as htmllib
 import re
 from datetime import datetime, timedelta, timezone
 from urllib.parse import parse_qs, unquote, urljoin, urlsplit
@@ -54,6 +55,21 @@ def clean(text: str | None) -> str:
     if not text:
         return ""
     return re.sub(r"\s+", " ", text.replace("\u3000", " ")).strip()
+
+
+_TAG = re.compile(r"<[^>]+>")
+_SCRIPT = re.compile(r"<script\b[^>]*>(.*?)</script\s*>", re.S | re.I)
+
+
+def strip_tags(text) -> str:
+    """Markup (search highlighting such as <em>…</em>) and entities out of an API field."""
+    return clean(htmllib.unescape(_TAG.sub("", str(text or ""))))
+
+
+def inline_scripts(page: str) -> str:
+    """The text of a page's <script> elements, so configuration read from scripts is never
+    taken from comments or prose that quote it."""
+    return "\n".join(_SCRIPT.findall(page))
 
 
 def metas(soup: BeautifulSoup) -> dict[str, str]:
@@ -136,6 +152,43 @@ def find_doc_number(text: str | None) -> str | None:
         return None
     m = DOC_NUMBER.search(text)
     return _format_doc_number(m) if m else None
+
+
+def head_doc_number(body: str) -> str | None:
+    """文号 printed on one of the first short lines of a body (how most notices print it)."""
+    for line in body.splitlines()[:6]:
+        found = find_doc_number(line) if len(line) <= 40 else None
+        if found:
+            return found
+    return None
+
+
+# Header lines such as "日期:2026-03-09" / "来源：江苏省工信厅", whose markup varies from site
+# to site. A label must not follow another Chinese character: 日期 but not 成文日期/生成日期,
+# 时间 but not 更新时间.
+_LABELLED_DATE = re.compile(r"(?<![\u4e00-\u9fa5])(?:发布日期|发布时间|公开日期|日期|时间)\s*[:：]\s*(.{0,30})")
+_LABELLED_ISSUER = re.compile(r"(?<![\u4e00-\u9fa5])(?:来源|发布机构|发文机关)\s*[:：]\s*([^\s|｜【\[(（]*)")
+
+
+def _labelled(strings: list[str], pattern: re.Pattern):
+    """The value after each label match; a bare label takes the next string."""
+    for i, text in enumerate(strings):
+        for m in pattern.finditer(text):
+            yield m.group(1).strip() or (strings[i + 1] if i + 1 < len(strings) else "")
+
+
+def labelled_date(strings: list[str]) -> str | None:
+    """The first date written after a 日期/时间 label in a list of text strings."""
+    return next((d for d in map(parse_datetime, _labelled(strings, _LABELLED_DATE)) if d), None)
+
+
+def labelled_issuer(strings: list[str]) -> str | None:
+    """The first name written after a 来源/发布机构/发文机关 label."""
+    for value in _labelled(strings, _LABELLED_ISSUER):
+        value = re.split(r"[\s|｜【\[(（]", value, maxsplit=1)[0]
+        if len(value) >= 2:
+            return value
+    return None
 
 
 def absolute(base: str, href: str | None) -> str | None:
@@ -239,7 +292,9 @@ def attachments(root: Tag | None, base: str) -> list[Attachment]:
         return []
     out: list[Attachment] = []
     seen: set[str] = set()
-    for a in root.find_all("a", href=True):
+    # a selector may name the link itself (a.nfw-cms-attachment), not a container
+    links = [root] if root.name == "a" and root.get("href") else root.find_all("a", href=True)
+    for a in links:
         url = absolute(base, a["href"])
         if not url or not is_attachment_url(url) or url in seen:
             continue
@@ -250,11 +305,22 @@ def attachments(root: Tag | None, base: str) -> list[Attachment]:
     return out
 
 
+# Labels of metadata tables. Cells holding exactly one of these are labels even without a
+# colon (SAMR's li.Three_xilan01_02 "文　　号"), provided the next cell has the value.
+KNOWN_LABELS = frozenset({
+    "索引号", "主题分类", "发文机关", "发文字号", "文号", "成文日期", "发布日期", "标题", "所属机构", "文件编号",
+    "发布机构", "生成日期", "有效性", "来源", "发文单位", "发布单位", "印发日期", "签发日期", "公开日期",
+    "发布时间", "主题词", "组配分类", "体裁分类", "实施日期", "废止日期", "信息来源", "文件名称",
+})
+
+
 def labelled_values(root: Tag | None) -> dict[str, str]:
     """Label/value pairs of a metadata table: '发文字号：' -> value.
 
     Handles <td>label：</td><td>value</td>, <li>label</li><li>value</li> and
-    'label：value' inside one cell; labels lose full-width padding and colons.
+    'label：value' inside one cell; labels lose full-width padding and colons. A
+    cell without a colon is a label only when it is a th/dt/b/strong, has a
+    "label" class, or its text is one of KNOWN_LABELS followed by a value cell.
     """
     if root is None:
         return {}
@@ -264,23 +330,32 @@ def labelled_values(root: Tag | None) -> dict[str, str]:
         if cell.find(["td", "li"]):
             continue
         raw = clean(cell.get_text())
+        pair = re.match(r"^([\u4e00-\u9fa5\s\u3000]{2,8})[:：]\s*(.+)$", raw)
+        if pair:
+            out.setdefault(re.sub(r"[\s\u3000]", "", pair.group(1)), pair.group(2).strip())
+            continue
         label = re.sub(r"[\s\u3000:：]", "", raw)
         if not label or len(label) > 8:
-            m = re.match(r"^([\u4e00-\u9fa5\s\u3000]{2,8})[:：]\s*(.+)$", raw)
-            if m:
-                out.setdefault(re.sub(r"[\s\u3000]", "", m.group(1)), m.group(2).strip())
             continue
+        value = None
         if raw.endswith((":", "：")) or cell.name in ("th", "dt", "b", "strong") or "label" in " ".join(cell.get("class", [])):
-            nxt = _next_value_cell(cell, cells, i)
-            if nxt:
-                out.setdefault(label, nxt)
+            value = _next_value_cell(cell, cells, i)
+        elif label in KNOWN_LABELS:
+            value = _sibling_text(cell)
+        if value:
+            out.setdefault(label, value)
     return out
 
 
-def _next_value_cell(cell: Tag, cells: list[Tag], i: int) -> str | None:
+def _sibling_text(cell: Tag) -> str | None:
     sib = cell.find_next_sibling()
-    if sib is not None and clean(sib.get_text()):
-        return clean(sib.get_text())
+    return (clean(sib.get_text()) or None) if sib is not None else None
+
+
+def _next_value_cell(cell: Tag, cells: list[Tag], i: int) -> str | None:
+    value = _sibling_text(cell)
+    if value:
+        return value
     if cell.parent is not None and cell.parent.name in ("b", "strong", "span"):
         return None
     if i + 1 < len(cells):

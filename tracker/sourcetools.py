@@ -20,8 +20,9 @@ from .sites import get_adapter
 SHOW = 10
 
 
-def test_source(config: Config, source_id: str, out=sys.stdout) -> int:
+def test_source(config: Config, source_id: str, out=None) -> int:
     """Fetch a source once, print its entries and the first detail page's fields; store nothing."""
+    out = out or sys.stdout  # looked up now: a default bound at import would outlive a redirected stdout
     source = config.source(source_id)
     adapter = get_adapter(source.cms)
     with Fetcher(config.settings) as fetcher:
@@ -104,7 +105,8 @@ def guess_list_selectors(html: str) -> dict[str, str] | None:
     item = f"{parent_sel} > {tag}"
     sample = soup.select(item)
     selectors = {"item": item, "link": "a@href"}
-    if all(el.find("a").get("title") for el in sample[:5]):
+    # the html adapter falls back on the link text where a row has no title attribute
+    if any(el.find("a").get("title") for el in sample[:5]):
         selectors["title"] = "a@title"
     for date_tag in ("span", "em", "i", "td", "font", "b"):
         if all(el.find(date_tag) and ex.parse_date(el.find(date_tag).get_text()) for el in sample[:5]):
@@ -162,7 +164,8 @@ def source_block(source_id: str, url: str, det: Detection, *, name: str, agency:
 
 
 def add_source(config_path: Path | None, url: str, *, source_id: str | None, name: str | None,
-               agency: str, region: str, out=sys.stdout) -> int:
+               agency: str, region: str, out=None) -> int:
+    out = out or sys.stdout
     path = config_path or default_config_path()
     config = load(path)
     taken = {s.id for s in config.sources}

@@ -5,6 +5,9 @@ through the `http` session it is given (politeness, classification and
 conditional GET live there) and raises typed errors (errors.py) for pages it
 cannot read: ParseError for a shape it does not recognise, Empty when a list
 yields no entries. It never touches the store and never decides events.
+
+Most families build on common.PageAdapter (a list read from the source's own page,
+detail pages read by common.read_detail with the family's DetailRules).
 """
 
 from __future__ import annotations

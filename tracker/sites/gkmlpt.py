@@ -18,10 +18,8 @@ from ..config import Source
 from ..errors import Empty, ParseError
 from ..model import Attachment, Detail, Entry
 from .base import Http, Listing
-from .common import DetailRules, read_detail
-from .hanweb import refine
+from .common import DetailRules, PageAdapter, dedupe, read_detail
 
-_SCRIPT = re.compile(r"<script\b[^>]*>(.*?)</script\s*>", re.S | re.I)
 _CONFIG = re.compile(r"window\._CONFIG\s*=\s*\{")
 _SID = re.compile(r"""['"]?\bSID['"]?\s*:\s*['"]([^'"]+)['"]""")
 _DETAIL = re.compile(r"""['"]?\bDETAIL['"]?\s*:\s*(?=\{)""")
@@ -34,18 +32,13 @@ RULES = DetailRules(
     title=["h1", ".article-title", ".title"],
     body=[*PAGE_BODY, f"div.{INJECTED}"],
     info_table=['table:-soup-contains("索引号", "文号", "发布机构"):not(:has(table))', ".classify"],
-    attachments=[":has(> a.nfw-cms-attachment)"],
+    attachments=["a.nfw-cms-attachment"],
 )
-
-
-def _scripts(page: str) -> str:
-    """The page's inline script text: SID and DETAIL live there (and not in comments or prose)."""
-    return "\n".join(_SCRIPT.findall(page))
 
 
 def find_sid(page: str) -> str | None:
     """SID from window._CONFIG (quotes single or double, the key quoted or not)."""
-    page = _scripts(page)
+    page = ex.inline_scripts(page)
     config = _CONFIG.search(page)
     if not config:
         return None
@@ -114,7 +107,7 @@ def _articles(data, url: str) -> tuple[list[dict], int | None]:
     return [a for a in data["articles"] if isinstance(a, dict)], int(total) if str(total).isdigit() else None
 
 
-class GkmlptAdapter:
+class GkmlptAdapter(PageAdapter):
     cms = "gkmlpt"
     rules = RULES
 
@@ -140,18 +133,15 @@ class GkmlptAdapter:
                 break
         if not entries:
             raise Empty(f"the gkmlpt catalogue {api} (sid {sid}) lists no articles", url=api)
-        return Listing(entries=_dedupe(entries))
+        return Listing(entries=dedupe(entries))
 
-    def detail(self, source: Source, entry: Entry, http: Http, *, conditional: bool = False) -> Detail | None:
-        resp = http.fetch(entry.url, conditional=conditional)
-        if resp.not_modified:
-            return None
-        return read_gkmlpt(resp.text, resp.final_url, self.rules, source)
+    def read(self, html: str, url: str, source: Source) -> Detail:
+        return read_gkmlpt(html, url, self.rules, source)
 
 
 def embedded_detail(page: str) -> dict:
     """The DETAIL object embedded in the page's script; only its "content" when it is not strict JSON."""
-    page = _scripts(page)
+    page = ex.inline_scripts(page)
     m = _DETAIL.search(page)
     if not m:
         return {}
@@ -176,7 +166,6 @@ def read_gkmlpt(page: str, url: str, rules: DetailRules, source: Source) -> Deta
         page = _inject(page, content)
     post = _POST_ID.search(urlsplit(url).path)
     detail = read_detail(page, url, rules, article_id=post.group(1) if post else None)
-    detail = refine(detail, page, rules, source)
     _fill_from_embedded(detail, embedded)
     return detail
 
@@ -198,13 +187,6 @@ def _fill_from_embedded(detail: Detail, embedded: dict) -> None:
         detail.issuer = ex.clean(str(embedded["publisher"]))
     if not detail.published and embedded.get("first_publish_time"):
         detail.published = ex.parse_datetime(embedded["first_publish_time"])
-
-
-def _dedupe(entries: list[Entry]) -> list[Entry]:
-    by_url: dict[str, Entry] = {}
-    for e in entries:
-        by_url.setdefault(e.url, e)
-    return list(by_url.values())
 
 
 ADAPTER = GkmlptAdapter()

@@ -11,16 +11,24 @@ Two list modes, chosen by the configured URL:
 
 from __future__ import annotations
 
-import html as htmllib
 import re
-from urllib.parse import parse_qsl, urlsplit, urlunsplit
+from urllib.parse import urlsplit
 
 from .. import extract as ex
 from ..config import Source
 from ..errors import Empty, ParseError
 from ..model import Detail, Entry
 from .base import Http, Listing
-from .common import DetailRules, read_detail
+from .common import (
+    DetailRules,
+    PageAdapter,
+    SearchApi,
+    default_headers,
+    page_title,
+    read_detail,
+    search_pages,
+    split_query,
+)
 
 BROWSER_UA = ("Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) "
               "Chrome/126.0.0.0 Safari/537.36")
@@ -28,8 +36,6 @@ SEARCH_DEFAULTS = {"t": "zhengcelibrary_bm", "q": "", "sort": "pubtime", "sortTy
 SEARCH_HEADERS = {"User-Agent": BROWSER_UA, "Accept": "application/json, text/plain, */*"}
 SEARCH_REFERER = "https://sousuo.www.gov.cn/"
 NO_MORE_RESULTS = 1001  # the search's code for a page past the end (seen in crawlers)
-_TAG = re.compile(r"<[^>]+>")
-_SITE_SUFFIX = re.compile(r"(?:_[^_]*)?_中国政府网\s*$")
 _CONTENT_ID = re.compile(r"content_(\d+)\.s?html?$")
 
 # Template A / zhengceku pages: metadata table + #UCAP-CONTENT; Template B
@@ -46,25 +52,9 @@ SOURCE_SELECTORS = ["div.pages-date span.font", "span.font-zyygwj"]
 TITLE_SELECTORS = ["div.share-title", "h1#ti"]
 
 
-def strip_tags(text) -> str:
-    return ex.clean(htmllib.unescape(_TAG.sub("", str(text or ""))))
-
-
 def is_feed(url: str) -> bool:
     path = urlsplit(url).path
     return path.lower().endswith(".json") and "search-gov" not in path
-
-
-def _split_query(url: str) -> tuple[str, dict[str, str]]:
-    # httpx replaces a URL's own query when params are passed: keep it as params
-    parts = urlsplit(url)
-    bare = urlunsplit((parts.scheme, parts.netloc, parts.path, "", ""))
-    return bare, dict(parse_qsl(parts.query, keep_blank_values=True))
-
-
-def _headers(source: Source, defaults: dict[str, str]) -> dict[str, str]:
-    own = {k.lower() for k in source.headers}
-    return {k: v for k, v in defaults.items() if k.lower() not in own}
 
 
 # -- the JSON feed ---------------------------------------------------------------------
@@ -78,11 +68,11 @@ def feed_entries(payload, url: str) -> list[Entry]:
         if not isinstance(item, dict):
             continue
         href = ex.absolute(url, str(item.get("URL") or "").strip())
-        title = strip_tags(item.get("TITLE"))
+        title = ex.strip_tags(item.get("TITLE"))
         if not href or not title or href in seen:
             continue
         seen.add(href)
-        extra = {"subtitle": strip_tags(item["SUB_TITLE"])} if item.get("SUB_TITLE") else {}
+        extra = {"subtitle": ex.strip_tags(item["SUB_TITLE"])} if item.get("SUB_TITLE") else {}
         entries.append(Entry(url=href, title=title, list_date=ex.parse_date(item.get("DOCRELPUBTIME")),
                              extra=extra))
     if payload and not entries:
@@ -116,16 +106,16 @@ def search_rows(payload, url: str) -> tuple[list[dict], int | None]:
 
 def search_entry(row: dict, api_url: str) -> Entry | None:
     href = ex.absolute(api_url, str(row.get("url") or "").strip())
-    title = strip_tags(row.get("title"))
+    title = ex.strip_tags(row.get("title"))
     if not href or urlsplit(href).scheme not in ("http", "https") or not title:
         return None
     published = ex.parse_datetime(row.get("pubtime") or row.get("ptime") or None)
     list_date = (published[:10] if published else None) or ex.parse_date(row.get("pubtimeStr"))
-    number = strip_tags(row.get("pcode"))
-    extra = {"summary": strip_tags(row["summary"])} if row.get("summary") else {}
+    number = ex.strip_tags(row.get("pcode"))
+    extra = {"summary": ex.strip_tags(row["summary"])} if row.get("summary") else {}
     return Entry(url=href, title=title, list_date=list_date,
                  doc_number=ex.normalize_doc_number(number) if number else None,
-                 issuer=strip_tags(row.get("puborg")) or None, published=published, extra=extra)
+                 issuer=ex.strip_tags(row.get("puborg")) or None, published=published, extra=extra)
 
 
 # -- the detail page -------------------------------------------------------------------------
@@ -136,9 +126,7 @@ def _title(soup, info: dict[str, str]) -> str | None:
     el = ex.select_first(soup, TITLE_SELECTORS)
     if el is not None:
         return ex.clean(el.get_text(" "))
-    if soup.title and soup.title.string:
-        return _SITE_SUFFIX.sub("", ex.clean(soup.title.string)) or None
-    return None
+    return page_title(soup) or None
 
 
 def _table(soup) -> dict[str, str]:
@@ -153,75 +141,44 @@ def read_govcn_detail(html: str, url: str, source: Source) -> Detail:
     m = _CONTENT_ID.search(urlsplit(url).path)
     detail = read_detail(html, url, rules, article_id=m.group(1) if m else None)
     soup = ex.parse_html(html)
-    info = _table(soup)
-    if ex.select_first(soup, rules.title) is None:
-        detail.title = _title(soup, info) or detail.title
+    if "title" not in rules.configured:
+        # the table's 标题 and the page heading before ArticleTitle, which gov.cn fills loosely
+        detail.title = _title(soup, _table(soup)) or detail.title
     if not detail.issuer:
         source_el = ex.select_first(soup, SOURCE_SELECTORS)
         text = ex.clean(source_el.get_text(" ")) if source_el is not None else ""
         detail.issuer = re.sub(r"^.*?来源\s*[:：]\s*", "", text) or None
-    number = info.get("发文字号")
-    if number and ex.select_first(soup, rules.doc_number) is None:
-        # the table's own wording even when it has no 〔year〕 (国务院令第812号), rather
-        # than a 文号 read_detail guessed from the body, which often cites another document
-        detail.doc_number = ex.normalize_doc_number(number)
     if not detail.article_id and detail.meta.get("manuscriptid"):
         detail.article_id = detail.meta["manuscriptid"]
     return detail
 
 
-class GovcnAdapter:
+class GovcnAdapter(PageAdapter):
     cms = "govcn"
     rules = RULES
 
     def list(self, source: Source, http: Http) -> Listing:
         if is_feed(source.url):
-            return self._feed(source, http)
+            return super().list(source, http)  # the feed file itself, read by entries()
         return self._search(source, http)
 
-    def _feed(self, source: Source, http: Http) -> Listing:
-        resp = http.fetch(source.url, conditional=True)
-        if resp.not_modified:
-            return Listing(not_modified=True)
+    def entries(self, source: Source, http: Http, resp) -> list[Entry]:
         entries = feed_entries(resp.json(), resp.final_url)
         if not entries:
             raise Empty(f"gov.cn feed {source.url} is an empty array", url=source.url)
-        return Listing(entries=entries)
+        return entries
 
     def _search(self, source: Source, http: Http) -> Listing:
-        api, url_params = _split_query(source.url)
+        api, url_params = split_query(source.url)
         params = {**SEARCH_DEFAULTS, **url_params, **source.params}
         if source.query is not None:
             params["q"] = source.query
         # the UA yields to the source's; the Referer is the search page's own
-        headers = {**_headers(source, SEARCH_HEADERS), "Referer": SEARCH_REFERER}
-        entries: list[Entry] = []
-        seen: set[str] = set()
-        row_count = 0
-        for page in range(1, source.pages + 1):
-            resp = http.fetch(api, params={**params, "p": str(page)}, headers=headers, conditional=page == 1)
-            if resp.not_modified:
-                return Listing(not_modified=True)
-            rows, pages = search_rows(resp.json(), resp.url)
-            row_count += len(rows)
-            for row in rows:
-                entry = search_entry(row, api)
-                if entry and entry.url not in seen:
-                    seen.add(entry.url)
-                    entries.append(entry)
-            if not rows or (pages is not None and page >= pages):
-                break
-        if row_count and not entries:
-            raise ParseError(f"gov.cn search rows from {source.url} carry no url/title fields", url=source.url)
-        if not entries:
-            raise Empty(f"gov.cn search for {params['q']!r} returned no results at {source.url}", url=source.url)
-        return Listing(entries=entries)
+        headers = {**default_headers(source, SEARCH_HEADERS), "Referer": SEARCH_REFERER}
+        return search_pages(SearchApi("gov.cn search", search_rows, search_entry), http, source, api, params, headers)
 
-    def detail(self, source: Source, entry: Entry, http: Http, *, conditional: bool = False) -> Detail | None:
-        resp = http.fetch(entry.url, conditional=conditional)
-        if resp.not_modified:
-            return None
-        return read_govcn_detail(resp.text, resp.final_url, source)
+    def read(self, html: str, url: str, source: Source) -> Detail:
+        return read_govcn_detail(html, url, source)
 
 
 ADAPTER = GovcnAdapter()

@@ -5,10 +5,7 @@ A column page `/col/col<ID>/index.html` carries its first records inside
 `<div id="<unitid>"><script type="text/xml"><datastore>…<record><![CDATA[<li>…]]></record>`;
 later records come from POST `/module/web/jpage/dataproxy.jsp?startrecord=a&endrecord=b&perpage=n`
 (the same XML). Detail pages `/art/YYYY/M/D/art_<col>_<id>.html` mark the text with
-`<!--ZJEG_RSS.content.begin-->` … `<!--ZJEG_RSS.content.end-->`.
-
-This module also holds the page-label fallbacks (header lines such as `日期:2026-03-09`,
-the ArticleTitle meta) that the trs and gkmlpt adapters share.
+`<!--ZJEG_RSS.content.begin-->` … `<!--ZJEG_RSS.content.end-->` (DetailRules.markers).
 """
 
 from __future__ import annotations
@@ -23,9 +20,16 @@ from bs4 import BeautifulSoup, Tag
 from .. import extract as ex
 from ..config import Source
 from ..errors import Empty, ParseError
-from ..model import Detail, Entry
-from .base import Http, Listing
-from .common import DetailRules, read_detail
+from ..model import Entry
+from .base import Http
+from .common import (
+    DetailRules,
+    PageAdapter,
+    date_element_beside,
+    date_in_row_text,
+    dedupe,
+    link_title,
+)
 
 PROXY_PATH = "/module/web/jpage/dataproxy.jsp"
 # jcms detail pages, and the JPaaS shapes some jcms columns link to.
@@ -35,20 +39,19 @@ _XML_SCRIPT = re.compile(r"<script\b[^>]*\btype\s*=\s*['\"]?text/xml['\"]?[^>]*>
 _RECORD = re.compile(r"<record\b[^>]*>(.*?)</record\s*>", re.S | re.I)
 _CDATA = re.compile(r"<!\[CDATA\[(.*?)\]\]>", re.S)
 _UNIT_DIV = re.compile(r"<div\b[^>]*\bid\s*=\s*['\"]?(\d+)['\"]?[^>]*>", re.I)
-_MARKED = re.compile(r"<!--\s*ZJEG_RSS\.content\.begin\s*-->(.*?)<!--\s*ZJEG_RSS\.content\.end\s*-->", re.S | re.I)
 _COLUMN = re.compile(r"/col/col(\d+)/")
 # Keys of the jpage form as they appear in the column page's scripts and <nextgroup> link.
 _FORM_KEYS = ("webid", "columnid", "unitid", "sourceContentType", "webname", "permissiontype")
 _FORM_DEFAULTS = {"col": "1", "appid": "1", "path": "/", "permissiontype": "0",
                   # Every jpage example seen uses 1 for ordinary article columns (Jiangsu: 9) [I].
                   "sourceContentType": "1"}
-_DATE_TAGS = ["span", "b", "em", "i", "font", "td", "div", "p"]
 
 RULES = DetailRules(
     title=["h1", ".sp_title", ".article-title", ".title"],
     body=["div.scroll_main.bfr_article_content", "#zoom", ".bt-article", ".article-content", ".bfr_article_content",
           "#barrierfree_container .article"],
     info_table=['table:-soup-contains("文件编号", "索引号", "发布机构"):not(:has(table))'],
+    markers=[(r"<!--\s*ZJEG_RSS\.content\.begin\s*-->", r"<!--\s*ZJEG_RSS\.content\.end\s*-->")],
 )
 
 
@@ -105,24 +108,9 @@ def record_entry(fragment: str, base: str) -> Entry | None:
     return Entry(url=url, title=link_title(link), list_date=item_date(soup, link, url))
 
 
-def link_title(a: Tag) -> str:
-    # Link text is often cut with "…"; the title attribute holds the whole title.
-    return ex.clean(a.get("title")) or ex.clean(a.get_text(" "))
-
-
 def item_date(item: Tag, link: Tag, url: str) -> str | None:
     """A list row's date: a date-only element beside the link, else the URL, else the row text."""
-    for el in item.find_all(_DATE_TAGS):
-        if el is link or link in el.parents or el in link.parents or el.find("a"):
-            continue
-        found = ex.parse_date(el.get_text(" "))
-        if found:
-            return found
-    from_url = ex.date_from_url(url)
-    if from_url:
-        return from_url
-    rest = ex.clean(item.get_text(" ")).replace(ex.clean(link.get_text(" ")), " ")
-    return ex.parse_date(rest)
+    return date_element_beside(item, link) or ex.date_from_url(url) or date_in_row_text(item, link)
 
 
 def _jpage_value(text: str, key: str) -> str | None:
@@ -173,16 +161,6 @@ def _entries(fragments: list[str], base: str) -> list[Entry]:
     return [e for e in (record_entry(f, base) for f in fragments) if e is not None]
 
 
-def _dedupe(entries: list[Entry]) -> list[Entry]:
-    seen: set[str] = set()
-    out = []
-    for e in entries:
-        if e.url not in seen:
-            seen.add(e.url)
-            out.append(e)
-    return out
-
-
 def _pick_store(stores: list[Datastore], params: dict[str, str]) -> Datastore:
     wanted = params.get("unitid")
     for store in stores:
@@ -192,29 +170,26 @@ def _pick_store(stores: list[Datastore], params: dict[str, str]) -> Datastore:
     return max(stores, key=lambda s: len(s.records))
 
 
-class HanwebAdapter:
+class HanwebAdapter(PageAdapter):
     cms = "hanweb"
     rules = RULES
 
-    def list(self, source: Source, http: Http) -> Listing:
-        resp = http.fetch(source.url, conditional=True)
-        if resp.not_modified:
-            return Listing(not_modified=True)
+    def entries(self, source: Source, http: Http, resp) -> list[Entry]:
         page, base = resp.text, resp.final_url
         stores = datastores(page)
         if not stores:
-            entries = _dedupe(_static_entries(page, base))
+            entries = dedupe(_static_entries(page, base))
             if not entries:
                 raise ParseError(f"no jpage datastore (<script type=\"text/xml\"> with <recordset>) and no "
                                  f"/art/YYYY/M/D/art_<col>_<id>.html links on {source.url}", url=source.url)
-            return Listing(entries=entries)
+            return entries
         store = _pick_store(stores, source.params)
         entries = _entries(store.records, base)
         if not entries:
             raise Empty(f"the jpage datastore on {source.url} has no records with links", url=source.url)
         if source.pages > 1:
             entries += self._more(source, http, page, base, store)
-        return Listing(entries=_dedupe(entries))
+        return dedupe(entries)
 
     def _more(self, source: Source, http: Http, page: str, base: str, store: Datastore) -> list[Entry]:
         """Pages 2..n from the dataproxy, each `perpage` records after those already read."""
@@ -243,101 +218,9 @@ class HanwebAdapter:
             total = more.total if more.total is not None else total
         return entries
 
-    def detail(self, source: Source, entry: Entry, http: Http, *, conditional: bool = False) -> Detail | None:
-        resp = http.fetch(entry.url, conditional=conditional)
-        if resp.not_modified:
-            return None
-        return read_hanweb(resp.text, resp.final_url, self.rules, source)
-
-
-def read_hanweb(page: str, url: str, rules: DetailRules, source: Source) -> Detail:
-    rules = rules.overridden(source.detail)
-    art = _ART_ID.search(urlsplit(url).path)
-    detail = read_detail(page, url, rules, article_id=art.group(1) if art else None)
-    marked = _MARKED.search(page)
-    if marked and not source.detail.get("content") and _use_marked_body(detail, marked.group(1), url):
-        return refine(detail, page[:marked.start()] + page[marked.end():], rules, source, body_removed=True)
-    return refine(detail, page, rules, source)
-
-
-def _use_marked_body(detail: Detail, fragment: str, url: str) -> bool:
-    """The CMS's own content markers beat any selector guess. False when they hold no text."""
-    root = ex.parse_html(fragment)
-    body = ex.text_of(root)
-    if not body:  # e.g. the text is only an embedded PDF viewer
-        return False
-    detail.body = body
-    files = ex.attachments(root, url)
-    detail.attachments = files + [a for a in detail.attachments if a.url not in {f.url for f in files}]
-    detail.doc_number = detail.doc_number or head_doc_number(body)
-    return True
-
-
-def head_doc_number(body: str) -> str | None:
-    """文号 printed on one of the first short lines of the body."""
-    for line in body.splitlines()[:6]:
-        if len(line) <= 40 and ex.find_doc_number(line):
-            return ex.find_doc_number(line)
-    return None
-
-
-# -- page-label fallbacks shared with trs and gkmlpt --------------------------------------------
-# (read_detail only knows selectors; these sites print "日期:2026-03-09" / "来源：…" in header
-# lines whose markup varies from site to site.)
-
-# A label not preceded by another Chinese character: 日期 but not 成文日期/生成日期, 时间 but not 更新时间.
-_LABELLED_DATE = re.compile(r"(?<![\u4e00-\u9fa5])(?:发布日期|发布时间|公开日期|日期|时间)\s*[:：]\s*(.{0,30})")
-_LABELLED_ISSUER = re.compile(r"(?<![\u4e00-\u9fa5])(?:来源|发布机构|发文机关)\s*[:：]\s*([^\s|｜【\[(（]*)")
-
-
-def outside_body_strings(soup: BeautifulSoup, rules: DetailRules, *, body_removed: bool = False) -> list[str]:
-    """The page's text nodes without the body, so dates and sources inside the document never count.
-
-    Text nodes, not lines: header items are often adjacent <span>s that a line join would run together.
-    """
-    if not body_removed:
-        body = ex.select_first(soup, rules.body) or ex.largest_text_block(soup)
-        if body is not None:
-            body.decompose()
-    for el in soup.find_all(["script", "style", "noscript", "template"]):
-        el.decompose()
-    return [t for t in (ex.clean(s) for s in soup.stripped_strings) if t]
-
-
-def _labelled(strings: list[str], pattern: re.Pattern):
-    """(value after the label) for each label match; a bare label takes the next text node."""
-    for i, text in enumerate(strings):
-        for m in pattern.finditer(text):
-            yield m.group(1).strip() or (strings[i + 1] if i + 1 < len(strings) else "")
-
-
-def labelled_date(strings: list[str]) -> str | None:
-    return next((d for d in map(ex.parse_datetime, _labelled(strings, _LABELLED_DATE)) if d), None)
-
-
-def labelled_issuer(strings: list[str]) -> str | None:
-    for value in _labelled(strings, _LABELLED_ISSUER):
-        value = re.split(r"[\s|｜【\[(（]", value, maxsplit=1)[0]
-        if len(value) >= 2:
-            return value
-    return None
-
-
-def refine(detail: Detail, page: str, rules: DetailRules, source: Source, *, body_removed: bool = False) -> Detail:
-    """ArticleTitle before h1 (the CMS's own field; h1 is often a banner), and the visible
-    header date and source when no selector found them.
-
-    body_removed: the caller already cut the body out of `page` (hanweb content markers).
-    """
-    if detail.meta.get("articletitle") and not source.detail.get("title"):
-        detail.title = ex.clean(detail.meta["articletitle"])
-    soup = ex.parse_html(page)
-    date_shown = bool(rules.date) and ex.select_first(soup, rules.date) is not None
-    outside = outside_body_strings(soup, rules, body_removed=body_removed)
-    if not date_shown:
-        detail.published = labelled_date(outside) or detail.published
-    detail.issuer = detail.issuer or labelled_issuer(outside)
-    return detail
+    def article_id(self, url: str) -> str | None:
+        art = _ART_ID.search(urlsplit(url).path)
+        return art.group(1) if art else None
 
 
 ADAPTER = HanwebAdapter()

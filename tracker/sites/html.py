@@ -11,9 +11,9 @@ from urllib.parse import urlsplit
 from .. import extract as ex
 from ..config import Source
 from ..errors import Empty, ParseError
-from ..model import Detail, Entry
-from .base import Http, Listing
-from .common import DetailRules, read_detail
+from ..model import Entry
+from .base import Http
+from .common import DetailRules, PageAdapter
 
 
 def pick(el, spec: str | None) -> str | None:
@@ -53,25 +53,16 @@ def entries_from_html(html: str, base_url: str, selectors: dict[str, str]) -> li
     return entries
 
 
-class HtmlAdapter:
+class HtmlAdapter(PageAdapter):
     cms = "html"
     rules = DetailRules()
 
-    def list(self, source: Source, http: Http) -> Listing:
-        resp = http.fetch(source.url, conditional=True)
-        if resp.not_modified:
-            return Listing(not_modified=True)
+    def entries(self, source: Source, http: Http, resp) -> list[Entry]:
         entries = entries_from_html(resp.text, resp.final_url, source.list)
         if not entries:
             raise Empty(f"the list selector {source.list['item']!r} matched no entries on {source.url}",
                         url=source.url)
-        return Listing(entries=entries)
-
-    def detail(self, source: Source, entry: Entry, http: Http, *, conditional: bool = False) -> Detail | None:
-        resp = http.fetch(entry.url, conditional=conditional)
-        if resp.not_modified:
-            return None
-        return read_detail(resp.text, resp.final_url, self.rules.overridden(source.detail))
+        return entries
 
 
 ADAPTER = HtmlAdapter()

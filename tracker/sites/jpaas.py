@@ -12,23 +12,16 @@ from __future__ import annotations
 import json
 import re
 from dataclasses import dataclass
-from urllib.parse import parse_qsl, urlsplit, urlunsplit
+from urllib.parse import urlsplit
 
 from bs4 import BeautifulSoup, Tag
 
 from .. import extract as ex
 from ..config import Source
 from ..errors import Empty, ParseError
-from ..model import Detail, Entry
+from ..model import Entry
 from .base import Http, Listing
-from .common import (
-    DOC_NUMBER_LABELS,
-    ISSUER_LABELS,
-    PUBLISHED_LABELS,
-    SIGNED_LABELS,
-    DetailRules,
-    read_detail,
-)
+from .common import DetailRules, PageAdapter, canonical_url, default_headers, split_query
 
 UNIT_SCRIPT = re.compile(r"AuthorizedRead/unitbuild\.js", re.I)
 # The unit holding a column's document list, by tagId (MIIT, Zhejiang, SAMR names).
@@ -58,40 +51,6 @@ RULES = DetailRules(
     info_table=[".Three_xilan01_01", 'table:-soup-contains("索引号"):not(:has(table))'],
     attachments=["ul.contentLeft0102box"],
 )
-SAMR_TABLE = ".Three_xilan01_01"
-
-
-# -- shared URL helpers (miitsearch uses them too) -------------------------------------
-
-def canonical_url(url: str, page_url: str) -> str:
-    """Same-host http:// links on an https page become https; fragments are dropped.
-
-    MIIT lists mix root-relative and absolute http:// hrefs for the same site,
-    so without this one article could appear under two URLs.
-    """
-    parts = urlsplit(url)
-    page = urlsplit(page_url)
-    scheme = parts.scheme
-    if scheme == "http" and page.scheme == "https" and parts.netloc == page.netloc:
-        scheme = "https"
-    return urlunsplit((scheme, parts.netloc, parts.path, parts.query, ""))
-
-
-def split_query(url: str) -> tuple[str, dict[str, str]]:
-    """URL without its query string, and that query as a dict.
-
-    httpx replaces a URL's query when params are given, so a query written into
-    a configured URL has to be carried over as params.
-    """
-    parts = urlsplit(url)
-    bare = urlunsplit((parts.scheme, parts.netloc, parts.path, "", ""))
-    return bare, dict(parse_qsl(parts.query, keep_blank_values=True))
-
-
-def default_headers(source: Source, defaults: dict[str, str]) -> dict[str, str]:
-    """The adapter's headers, minus any the source sets itself (the source wins)."""
-    own = {k.lower() for k in source.headers}
-    return {k: v for k, v in defaults.items() if k.lower() not in own}
 
 
 def article_id(url: str) -> str | None:
@@ -259,61 +218,9 @@ def unit_html(resp, api_url: str) -> str:
     return html
 
 
-# -- SAMR metadata table -----------------------------------------------------------------
-
-def samr_table(root: Tag | None) -> dict[str, str]:
-    """SAMR's ul/li metadata table: li.Three_xilan01_02 label, then li.…0201 value.
-
-    extract.labelled_values needs a colon after li labels; SAMR's may have none.
-    """
-    if root is None:
-        return {}
-    out: dict[str, str] = {}
-    for ul in root.find_all("ul"):
-        label = None
-        for li in ul.find_all("li", recursive=False):
-            classes = li.get("class", [])
-            if "Three_xilan01_0201" in classes:
-                value = ex.clean(li.get_text(" "))
-                if label and value:
-                    out.setdefault(label, value)
-                label = None
-            else:
-                label = re.sub(r"[\s\u3000:：]", "", li.get_text()) or None
-    return out
-
-
-def _label(info: dict[str, str], labels) -> str | None:
-    return next((info[k] for k in labels if info.get(k)), None)
-
-
-def apply_table(detail: Detail, info: dict[str, str], soup, rules: DetailRules) -> None:
-    """Fill a Detail from a metadata table read_detail could not parse.
-
-    Same precedence as read_detail: a configured selector beats the table, the
-    table beats the meta tags and a 文号 guessed from the body's first lines.
-    """
-    if not info:
-        return
-    number = _label(info, DOC_NUMBER_LABELS)
-    if number and ex.select_first(soup, rules.doc_number) is None:
-        detail.doc_number = ex.normalize_doc_number(number)
-    issuer = _label(info, ISSUER_LABELS)
-    if issuer and ex.select_first(soup, rules.issuer) is None:
-        detail.issuer = issuer
-    signed = ex.parse_date(_label(info, SIGNED_LABELS))
-    if signed:
-        detail.signed = signed
-    published = ex.parse_datetime(_label(info, PUBLISHED_LABELS))
-    if published and ex.select_first(soup, rules.date) is None:
-        detail.published = published
-    if not detail.title and info.get("标题"):
-        detail.title = info["标题"]
-
-
 # -- the adapter -------------------------------------------------------------------------
 
-class JpaasAdapter:
+class JpaasAdapter(PageAdapter):
     cms = "jpaas"
     rules = RULES
 
@@ -348,18 +255,8 @@ class JpaasAdapter:
             raise Empty(f"the JPaaS list unit of {source.url} returned no article links", url=source.url)
         return Listing(entries=entries)
 
-    def detail(self, source: Source, entry: Entry, http: Http, *, conditional: bool = False) -> Detail | None:
-        resp = http.fetch(entry.url, conditional=conditional)
-        if resp.not_modified:
-            return None
-        return read_jpaas_detail(resp.text, resp.final_url, self.rules.overridden(source.detail))
-
-
-def read_jpaas_detail(html: str, url: str, rules: DetailRules) -> Detail:
-    detail = read_detail(html, url, rules, article_id=article_id(url))
-    soup = ex.parse_html(html)
-    apply_table(detail, samr_table(soup.select_one(SAMR_TABLE)), soup, rules)
-    return detail
+    def article_id(self, url: str) -> str | None:
+        return article_id(url)
 
 
 ADAPTER = JpaasAdapter()

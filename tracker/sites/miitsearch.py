@@ -8,16 +8,15 @@ does not return rows in date order; nothing here relies on order.
 
 from __future__ import annotations
 
-import html as htmllib
-import re
 from urllib.parse import urlsplit
 
 from .. import extract as ex
 from ..config import Source
-from ..errors import Empty, ParseError
-from ..model import Detail, Entry
+from ..errors import ParseError
+from ..model import Entry
 from .base import Http, Listing
-from .jpaas import RULES, canonical_url, default_headers, read_jpaas_detail, split_query
+from .common import SearchApi, canonical_url, default_headers, search_pages, split_query
+from .jpaas import JpaasAdapter
 
 DEFAULT_PARAMS = {
     "websiteid": "110000000000000",
@@ -33,12 +32,6 @@ DEFAULT_PARAMS = {
     "sortFields": '[{"name":"deploytime","type":"desc"}]',
 }
 EXTRA_FIELDS = ("typename", "themename", "columnname", "indexcode")
-_TAG = re.compile(r"<[^>]+>")
-
-
-def strip_tags(text) -> str:
-    """Search highlighting (<em>…</em>) and entities out of a field."""
-    return ex.clean(htmllib.unescape(_TAG.sub("", str(text or ""))))
 
 
 def result_rows(payload, url: str) -> tuple[list[dict], int | None]:
@@ -75,26 +68,27 @@ def result_rows(payload, url: str) -> tuple[list[dict], int | None]:
 
 def entry_from_row(row: dict, api_url: str) -> Entry | None:
     href = ex.absolute(api_url, str(row.get("url") or "").strip())
-    title = strip_tags(row.get("title") or row.get("title_text"))
+    title = ex.strip_tags(row.get("title") or row.get("title_text"))
     if not href or urlsplit(href).scheme not in ("http", "https") or not title:
         return None
     published = ex.parse_datetime(row.get("deploytime") or row.get("publishtime") or None)
     list_date = ex.parse_date(row.get("jsearch_date")) or (published[:10] if published else None)
-    number = strip_tags(row.get("filenumbername"))
+    number = ex.strip_tags(row.get("filenumbername"))
     return Entry(
         url=canonical_url(href, api_url),
         title=title,
         list_date=list_date,
         doc_number=ex.normalize_doc_number(number) if number else None,
-        issuer=strip_tags(row.get("publishgroupname")) or None,
+        issuer=ex.strip_tags(row.get("publishgroupname")) or None,
         published=published,
-        extra={k: strip_tags(row[k]) for k in EXTRA_FIELDS if row.get(k)},
+        extra={k: ex.strip_tags(row[k]) for k in EXTRA_FIELDS if row.get(k)},
     )
 
 
-class MiitSearchAdapter:
+class MiitSearchAdapter(JpaasAdapter):
+    """Lists through the search API; detail pages are ordinary MIIT (JPaaS) pages."""
+
     cms = "miit-search"
-    rules = RULES  # detail pages are ordinary MIIT (JPaaS) pages
 
     def list(self, source: Source, http: Http) -> Listing:
         api, url_params = split_query(source.url)
@@ -104,33 +98,8 @@ class MiitSearchAdapter:
         headers = {**default_headers(source, {"Accept": "application/json, text/plain, */*"}),
                    "Referer": f"{parts.scheme}://{parts.netloc}/search/zcwjk.html"}
         size = int(params["pg"]) if str(params.get("pg", "")).isdigit() else 20
-        entries: list[Entry] = []
-        seen: set[str] = set()
-        row_count = 0
-        for page in range(1, source.pages + 1):
-            resp = http.fetch(api, params={**params, "p": str(page)}, headers=headers, conditional=page == 1)
-            if resp.not_modified:
-                return Listing(not_modified=True)
-            rows, total = result_rows(resp.json(), resp.url)
-            row_count += len(rows)
-            for row in rows:
-                entry = entry_from_row(row, api)
-                if entry and entry.url not in seen:
-                    seen.add(entry.url)
-                    entries.append(entry)
-            if not rows or (total is not None and page * size >= total):
-                break
-        if row_count and not entries:
-            raise ParseError(f"MIIT search rows from {source.url} carry no url/title fields", url=source.url)
-        if not entries:
-            raise Empty(f"MIIT search for {params['q']!r} returned no results at {source.url}", url=source.url)
-        return Listing(entries=entries)
-
-    def detail(self, source: Source, entry: Entry, http: Http, *, conditional: bool = False) -> Detail | None:
-        resp = http.fetch(entry.url, conditional=conditional)
-        if resp.not_modified:
-            return None
-        return read_jpaas_detail(resp.text, resp.final_url, self.rules.overridden(source.detail))
+        search = SearchApi("MIIT search", result_rows, entry_from_row, per_page=size)
+        return search_pages(search, http, source, api, params, headers)
 
 
 ADAPTER = MiitSearchAdapter()

@@ -16,18 +16,22 @@ from bs4 import Tag
 from .. import extract as ex
 from ..config import Source
 from ..errors import Empty, ParseError
-from ..model import Detail, Entry
-from .base import Http, Listing
-from .common import DetailRules, read_detail
-from .hanweb import link_title, refine
+from ..model import Entry
+from .base import Http
+from .common import (
+    DetailRules,
+    PageAdapter,
+    date_element_beside,
+    date_in_row_text,
+    dedupe,
+    link_title,
+)
 
 ARTICLE = re.compile(r"(?:^|/)t\d{8}_\d+\.s?html?(?:$|[?#])", re.I)
 _ARTICLE_ID = re.compile(r"t\d{8}_(\d+)\.s?html?", re.I)
-_SCRIPT = re.compile(r"<script\b[^>]*>(.*?)</script\s*>", re.S | re.I)
 _PAGER = re.compile(r"createPageHTML\s*\(([^)]*)\)")
 _ARG = re.compile(r"'([^']*)'|\"([^\"]*)\"|([^,\s]+)")
 _EXTENSIONS = ("html", "htm", "shtml")
-_DATE_TAGS = ["span", "em", "i", "font", "b", "td", "div", "p", "dd"]
 
 RULES = DetailRules(
     title=["h1", ".article-title", "h2"],
@@ -44,7 +48,7 @@ def pager(page: str) -> tuple[int, str, str] | None:
 
     Pages that inline the function's definition name it first; its arguments are not numbers.
     """
-    scripts = "\n".join(_SCRIPT.findall(page))  # not comments or prose that quote the call
+    scripts = ex.inline_scripts(page)
     for m in _PAGER.finditer(scripts):
         args = [a or b or c for a, b, c in _ARG.findall(m.group(1))]
         numbers = [int(a) for a in args if a.isdigit()]
@@ -69,21 +73,10 @@ def row_date(link: Tag, url: str) -> str | None:
         node = node.parent
         if node is None or _other_articles(node, link):
             break
-        found = _date_beside(node, link)
+        found = date_element_beside(node, link) or date_in_row_text(node, link)
         if found:
             return found
     return ex.date_from_url(url)
-
-
-def _date_beside(row: Tag, link: Tag) -> str | None:
-    for el in row.find_all(_DATE_TAGS):
-        if el is link or link in el.parents or el.find("a"):
-            continue
-        found = ex.parse_date(el.get_text(" "))
-        if found:
-            return found
-    # a bare text node: remove the title, whose own words may hold a date
-    return ex.parse_date(ex.clean(row.get_text(" ")).replace(ex.clean(link.get_text(" ")), " "))
 
 
 def _other_articles(node: Tag, link: Tag) -> bool:
@@ -102,14 +95,11 @@ def entries_from_page(page: str, base: str) -> list[Entry]:
     return entries
 
 
-class TrsAdapter:
+class TrsAdapter(PageAdapter):
     cms = "trs"
     rules = RULES
 
-    def list(self, source: Source, http: Http) -> Listing:
-        resp = http.fetch(source.url, conditional=True)
-        if resp.not_modified:
-            return Listing(not_modified=True)
+    def entries(self, source: Source, http: Http, resp) -> list[Entry]:
         first = resp.final_url
         entries = entries_from_page(resp.text, first)
         paging = pager(resp.text)
@@ -123,26 +113,11 @@ class TrsAdapter:
         for k in range(2, min(source.pages, total) + 1):
             more = http.fetch(page_url(first, k, stem, ext))
             entries += entries_from_page(more.text, more.final_url)
-        return Listing(entries=_dedupe(entries))
+        return dedupe(entries)
 
-    def detail(self, source: Source, entry: Entry, http: Http, *, conditional: bool = False) -> Detail | None:
-        resp = http.fetch(entry.url, conditional=conditional)
-        if resp.not_modified:
-            return None
-        rules = self.rules.overridden(source.detail)
-        m = _ARTICLE_ID.search(urlsplit(resp.final_url).path)
-        detail = read_detail(resp.text, resp.final_url, rules, article_id=m.group(1) if m else None)
-        return refine(detail, resp.text, rules, source)
-
-
-def _dedupe(entries: list[Entry]) -> list[Entry]:
-    """One entry per URL; a later link may supply what the first lacked (picture links have no text)."""
-    by_url: dict[str, Entry] = {}
-    for e in entries:
-        kept = by_url.setdefault(e.url, e)
-        kept.title = kept.title or e.title
-        kept.list_date = kept.list_date or e.list_date
-    return list(by_url.values())
+    def article_id(self, url: str) -> str | None:
+        m = _ARTICLE_ID.search(urlsplit(url).path)
+        return m.group(1) if m else None
 
 
 ADAPTER = TrsAdapter()
