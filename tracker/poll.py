@@ -21,7 +21,7 @@ from .errors import FetchError, HttpError, SoftNotFound
 from .fetch import Fetcher, Session
 from .model import Attachment, Detail, Entry
 from .sites import get_adapter
-from .store import Store, iso, parse_iso, utcnow
+from .store import Store, iso, utcnow
 from .topics import TopicMatch, match_topics
 
 LOCK_TTL_S = 3 * 3600
@@ -414,9 +414,3 @@ def _new_summary(d: Detail, baseline: bool) -> str:
         parts.append(f"{len(d.attachments)} attachment(s)")
     return "; ".join(parts) or "new document"
 
-
-def due(store: Store, source: Source, now: datetime) -> bool:
-    """Whether the schedule says this source should be polled now."""
-    st = store.source_state(source.id)
-    nxt = parse_iso(st["next_poll_at"])
-    return nxt is None or nxt <= now
