@@ -166,3 +166,15 @@ def test_failed_source_exits_1_and_writes_no_document(tmp_path, site, make_cli):
     assert code == 1
     assert "http_error" in out
     assert cli.log() == []
+
+
+def test_second_poll_of_an_unchanged_site_gets_304s_and_fetches_no_detail_page(tmp_path, site, make_cli):
+    cli = make_cli(write_config(tmp_path, html_source(site, recheck="1d")))
+    assert cli("poll")[0] == 0
+    details = [r for r in site.requests() if r.path != "/notices/index.html"]
+    assert len(details) == 3
+    site.log.clear()
+    code, out, _ = cli("poll")
+    assert code == 0 and "not_modified" in out
+    assert [(r.path, r.status) for r in site.requests()] == [("/notices/index.html", 304)]
+    assert site.requests()[0].headers.get("If-None-Match")
