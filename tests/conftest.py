@@ -7,11 +7,15 @@ import os
 import subprocess
 import sys
 import textwrap
+from collections.abc import Callable
+from functools import partial
 from pathlib import Path
 
 import pytest
 
 from tracker.cli import main
+from tracker.config import Settings, Source
+from tracker.fetch import Fetcher, Session, Validators
 from tracker.testsite import TestSite
 
 FIXTURES = Path(__file__).parent / "fixtures"
@@ -123,3 +127,92 @@ def make_cli(capsys):
         return Cli(config, capsys)
 
     return make
+
+
+# -- adapter tests (tests/test_sites_*.py) ---------------------------------------------------
+
+
+def make_source(cms: str, url: str, **kw) -> Source:
+    """A source of kind `cms` for adapter tests; keywords override any field."""
+    # adapters never read the naming or schedule fields: fixed values keep the tests short
+    fields = {"id": f"{cms}-test", "name": "test", "agency": "test", "region": "test",
+              "interval": 3600, "recheck": 86400, "recheck_for": 86400, **kw}
+    return Source(cms=cms, url=url, **fields)
+
+
+@pytest.fixture
+def http(tmp_path):
+    """http(source, validators=None) -> Session on a fresh Fetcher; every Fetcher is closed after the test."""
+    fetchers: list[Fetcher] = []
+
+    def make(source: Source, validators: Callable[[str], Validators] | None = None) -> Session:
+        # no retries and a short timeout: a loopback site that fails once should fail the test fast
+        fetcher = Fetcher(Settings(data_dir=tmp_path, host_delay=0, retries=0, timeout=5), validators=validators)
+        fetchers.append(fetcher)
+        return Session(fetcher, source)
+
+    yield make
+    for f in fetchers:
+        f.close()
+
+
+class ScenarioSites:
+    """Opens fixtures/<family>/<scenario> as a TestSite the first time it is asked for, then reuses it."""
+
+    def __init__(self) -> None:
+        self.opened: dict[tuple[str, str], TestSite] = {}
+
+    def __call__(self, family: str, scenario: str) -> TestSite:
+        key = (family, scenario)
+        if key not in self.opened:
+            self.opened[key] = TestSite(FIXTURES / family / scenario).start()
+        s = self.opened[key]
+        # a site shared by several tests must not carry one test's overrides or requests into the next
+        s.clear()
+        s.log.clear()
+        return s
+
+    def stop(self) -> None:
+        for s in self.opened.values():
+            s.stop()
+
+
+@pytest.fixture
+def scenario_site():
+    """scenario_site(family, scenario) -> TestSite, started for this test and stopped after it."""
+    sites = ScenarioSites()
+    yield sites
+    sites.stop()
+
+
+@pytest.fixture(scope="module")
+def module_scenario_site():
+    """module_scenario_site(family, scenario) -> TestSite, started once per module, cleared on each call."""
+    sites = ScenarioSites()
+    yield sites
+    sites.stop()
+
+
+def scenario_fixture(family: str, scenario: str):
+    """A test module's fixture for one scenario (`miit = scenario_fixture("jpaas", "miit")`): its TestSite,
+    started for each test."""
+
+    def site(scenario_site: ScenarioSites) -> TestSite:
+        return scenario_site(family, scenario)
+
+    return pytest.fixture(site)
+
+
+def scenarios_fixture(family: str):
+    """A test module's fixture for a family (`site = scenarios_fixture("trs")`): site(scenario) -> TestSite,
+    each started once per module, its log and overrides cleared on each call."""
+
+    def site(module_scenario_site: ScenarioSites) -> Callable[[str], TestSite]:
+        return partial(module_scenario_site, family)
+
+    return pytest.fixture(site)
+
+
+def replay(session: Session) -> Callable[[str], Validators]:
+    """The validators lookup a later poll would use once `session`'s poll is stored: http(source, validators=…)."""
+    return lambda key: session.new_validators.get(key, (None, None))

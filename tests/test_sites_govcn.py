@@ -2,47 +2,19 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
 
-from tracker.config import Settings, Source
+from conftest import make_source, replay, scenario_fixture
 from tracker.errors import Empty, ParseError
-from tracker.fetch import Fetcher, Session
 from tracker.model import Attachment, Entry
 from tracker.sites import get_adapter
 from tracker.sites.govcn import ADAPTER, BROWSER_UA, is_feed, read_govcn_detail
-from tracker.testsite import TestSite
 
-FIXTURES = Path(__file__).parent / "fixtures" / "govcn"
 FEED = "/zhengce/zuixin/ZUIXINZHENGCE.json"
 SEARCH = "/search-gov/data"
 ANCHOR = "/zhengce/zhengceku/202601/content_7054201.htm"
 
-
-@pytest.fixture
-def site():
-    with TestSite(FIXTURES / "site") as s:
-        yield s
-
-
-@pytest.fixture
-def http(tmp_path):
-    fetchers = []
-
-    def make(source: Source, validators=None) -> Session:
-        fetcher = Fetcher(Settings(data_dir=tmp_path, host_delay=0), validators=validators)
-        fetchers.append(fetcher)
-        return Session(fetcher, source)
-
-    yield make
-    for f in fetchers:
-        f.close()
-
-
-def make_source(url: str, **kw) -> Source:
-    return Source(id="govcn", name="中国政府网", agency="国务院", region="national", cms="govcn", url=url,
-                  interval=3600, recheck=86400, recheck_for=86400, **kw)
+site = scenario_fixture("govcn", "site")
 
 
 def test_registry_maps_govcn():
@@ -58,7 +30,7 @@ def test_mode_by_url():
 # -- feed ----------------------------------------------------------------------------------
 
 def test_feed_with_bom(site, http):
-    src = make_source(site.url(FEED))
+    src = make_source("govcn", site.url(FEED))
     listing = ADAPTER.list(src, http(src))
     entries = {e.url: e for e in listing.entries}
     assert len(entries) == 4
@@ -72,21 +44,21 @@ def test_feed_with_bom(site, http):
 
 
 def test_feed_not_modified(site, http):
-    src = make_source(site.url(FEED))
+    src = make_source("govcn", site.url(FEED))
     first = http(src)
     ADAPTER.list(src, first)
-    again = http(src, validators=lambda key: first.new_validators.get(key, (None, None)))
+    again = http(src, validators=replay(first))
     assert ADAPTER.list(src, again).not_modified
 
 
 def test_empty_feed_is_empty(site, http):
-    src = make_source(site.url("/zhengce/empty/EMPTY.json"))
+    src = make_source("govcn", site.url("/zhengce/empty/EMPTY.json"))
     with pytest.raises(Empty):
         ADAPTER.list(src, http(src))
 
 
 def test_feed_that_is_not_an_array_is_a_parse_error(site, http):
-    src = make_source(site.url("/zhengce/bad/BAD.json"))
+    src = make_source("govcn", site.url("/zhengce/bad/BAD.json"))
     with pytest.raises(ParseError, match="not a JSON array"):
         ADAPTER.list(src, http(src))
 
@@ -94,7 +66,7 @@ def test_feed_that_is_not_an_array_is_a_parse_error(site, http):
 # -- search --------------------------------------------------------------------------------
 
 def test_search_rows_and_request(site, http):
-    src = make_source(site.url(SEARCH), query="人工智能+制造", params={"n": "2"})
+    src = make_source("govcn", site.url(SEARCH), query="人工智能+制造", params={"n": "2"})
     listing = ADAPTER.list(src, http(src))
     assert len(listing.entries) == 2  # pages = 1
     anchor = next(e for e in listing.entries if e.url == site.url(ANCHOR))
@@ -116,7 +88,7 @@ def test_search_rows_and_request(site, http):
 
 
 def test_search_pages_until_total_page(site, http):
-    src = make_source(site.url(SEARCH), query="人工智能+制造", pages=5, params={"n": "2"})
+    src = make_source("govcn", site.url(SEARCH), query="人工智能+制造", pages=5, params={"n": "2"})
     listing = ADAPTER.list(src, http(src))
     assert [r.query["p"] for r in site.requests(SEARCH)] == ["1", "2"]  # totalpage = 2
     std = next(e for e in listing.entries if "7073465" in e.url)
@@ -126,14 +98,14 @@ def test_search_pages_until_total_page(site, http):
 
 
 def test_search_user_agent_from_source_wins(site, http):
-    src = make_source(site.url(SEARCH), query="人工智能+制造", headers={"user-agent": "MyBrowser/1.0"})
+    src = make_source("govcn", site.url(SEARCH), query="人工智能+制造", headers={"user-agent": "MyBrowser/1.0"})
     ADAPTER.list(src, http(src))
     sent = {k.lower(): v for k, v in site.requests(SEARCH)[0].headers.items()}
     assert sent["user-agent"] == "MyBrowser/1.0"
 
 
 def test_search_rows_under_cat_map(site, http):
-    src = make_source(site.url(SEARCH + "?t=zhengcelibrary&searchfield=title&sort=score"), query="人工智能")
+    src = make_source("govcn", site.url(SEARCH + "?t=zhengcelibrary&searchfield=title&sort=score"), query="人工智能")
     listing = ADAPTER.list(src, http(src))
     assert {e.url for e in listing.entries} == {
         site.url(ANCHOR), site.url("/zhengce/zhengceku/202606/content_7071755.htm"),
@@ -144,13 +116,13 @@ def test_search_rows_under_cat_map(site, http):
 
 
 def test_search_without_hits_is_empty(site, http):
-    src = make_source(site.url(SEARCH), query="无结果")
+    src = make_source("govcn", site.url(SEARCH), query="无结果")
     with pytest.raises(Empty):
         ADAPTER.list(src, http(src))
 
 
 def test_search_answer_without_search_vo_is_a_parse_error(site, http):
-    src = make_source(site.url(SEARCH), query="出错")
+    src = make_source("govcn", site.url(SEARCH), query="出错")
     with pytest.raises(ParseError, match="no searchVO"):
         ADAPTER.list(src, http(src))
 
@@ -158,7 +130,7 @@ def test_search_answer_without_search_vo_is_a_parse_error(site, http):
 # -- detail ----------------------------------------------------------------------------------
 
 def detail(site, http, path: str, **kw):
-    src = make_source(site.url(FEED), **kw)
+    src = make_source("govcn", site.url(FEED), **kw)
     return ADAPTER.detail(src, Entry(url=site.url(path), title="x"), http(src))
 
 
@@ -212,11 +184,11 @@ def test_title_override_wins(site, http):
 
 
 def test_detail_conditional(site, http):
-    src = make_source(site.url(FEED))
+    src = make_source("govcn", site.url(FEED))
     entry = Entry(url=site.url(ANCHOR), title="x")
     first = http(src)
     ADAPTER.detail(src, entry, first)
-    again = http(src, validators=lambda key: first.new_validators.get(key, (None, None)))
+    again = http(src, validators=replay(first))
     assert ADAPTER.detail(src, entry, again, conditional=True) is None
 
 
@@ -225,7 +197,7 @@ def test_table_doc_number_without_year_beats_a_cited_one():
     <table><tr><td><b>发文字号：</b></td><td>国务院令第812号</td><td><b>发文机关：</b></td><td>国务院</td></tr></table>
     <div id="UCAP-CONTENT"><p>根据工信部联科〔2025〕279号，制定本条例。</p><p>第一条 ……</p></div></body></html>"""
     d = read_govcn_detail(html, "https://www.gov.cn/zhengce/content/202609/content_1.htm",
-                          make_source("https://www.gov.cn/zhengce/zuixin/ZUIXINZHENGCE.json"))
+                          make_source("govcn", "https://www.gov.cn/zhengce/zuixin/ZUIXINZHENGCE.json"))
     assert d.doc_number == "国务院令第812号"
     assert d.title == "某条例"
     assert d.article_id == "1"

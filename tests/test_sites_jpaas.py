@@ -3,53 +3,22 @@
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 import pytest
 
-from tracker.config import Settings, Source
+from conftest import make_source, replay, scenario_fixture
 from tracker.errors import Blocked, Empty, ParseError
-from tracker.fetch import Fetcher, Session
 from tracker.model import Attachment, Entry
 from tracker.sites import get_adapter
 from tracker.sites.common import canonical_url
 from tracker.sites.jpaas import ADAPTER, find_unit_spec, parse_query_data
-from tracker.testsite import TestSite
 
-FIXTURES = Path(__file__).parent / "fixtures" / "jpaas"
 UNIT = "/api-gateway/jpaas-publish-server/front/page/build/unit"
 ART = "/gzcy/yjzj/art/2026/art_{}.html"
 
-
-def make_source(url: str, **kw) -> Source:
-    return Source(id="test-jpaas", name="test", agency="工业和信息化部", region="national", cms="jpaas",
-                  url=url, interval=3600, recheck=86400, recheck_for=86400, **kw)
-
-
-@pytest.fixture
-def http(tmp_path):
-    fetchers = []
-
-    def make(source: Source, validators=None) -> Session:
-        fetcher = Fetcher(Settings(data_dir=tmp_path, host_delay=0), validators=validators)
-        fetchers.append(fetcher)
-        return Session(fetcher, source)
-
-    yield make
-    for f in fetchers:
-        f.close()
-
-
-@pytest.fixture
-def miit():
-    with TestSite(FIXTURES / "miit") as s:
-        yield s
-
-
-@pytest.fixture
-def samr():
-    with TestSite(FIXTURES / "samr") as s:
-        yield s
+miit = scenario_fixture("jpaas", "miit")
+samr = scenario_fixture("jpaas", "samr")
+zhejiang = scenario_fixture("jpaas", "zhejiang")
 
 
 def by_url(entries: list[Entry]) -> dict[str, Entry]:
@@ -64,7 +33,7 @@ def test_registry_maps_jpaas():
 
 
 def test_miit_list_reads_the_unit_api_with_the_shell_parameters(miit, http):
-    src = make_source(miit.url("/gzcy/yjzj/index.html"))
+    src = make_source("jpaas", miit.url("/gzcy/yjzj/index.html"))
     listing = ADAPTER.list(src, http(src))
     assert not listing.not_modified
     entries = by_url(listing.entries)
@@ -94,7 +63,7 @@ def test_miit_list_reads_the_unit_api_with_the_shell_parameters(miit, http):
 
 
 def test_miit_list_follows_pages_with_param_json(miit, http):
-    src = make_source(miit.url("/gzcy/yjzj/index.html"), pages=5)
+    src = make_source("jpaas", miit.url("/gzcy/yjzj/index.html"), pages=5)
     listing = ADAPTER.list(src, http(src))
     urls = [e.url for e in listing.entries]
     assert len(urls) == len(set(urls)) == 6  # page 2 repeats one page-1 article under its absolute URL
@@ -108,10 +77,10 @@ def test_miit_list_follows_pages_with_param_json(miit, http):
 
 
 def test_miit_list_not_modified_on_the_list_api(miit, http):
-    src = make_source(miit.url("/gzcy/yjzj/index.html"))
+    src = make_source("jpaas", miit.url("/gzcy/yjzj/index.html"))
     first = http(src)
     ADAPTER.list(src, first)
-    again = http(src, validators=lambda key: first.new_validators.get(key, (None, None)))
+    again = http(src, validators=replay(first))
     listing = ADAPTER.list(src, again)
     assert listing.not_modified and listing.entries == []
     shell_requests = miit.requests("/gzcy/yjzj/index.html")
@@ -122,7 +91,7 @@ def test_miit_list_not_modified_on_the_list_api(miit, http):
 
 def test_api_referer_is_the_column_page_even_with_source_headers(samr, http):
     # sources.toml sets a site-wide Referer for SAMR pages; the unit call still names the column
-    src = make_source(samr.url("/hd/zjdc/index.html"),
+    src = make_source("jpaas", samr.url("/hd/zjdc/index.html"),
                       headers={"Referer": "https://www.samr.gov.cn/", "Accept": "text/html"})
     ADAPTER.list(src, http(src))
     api = samr.requests(UNIT)[0]
@@ -132,7 +101,7 @@ def test_api_referer_is_the_column_page_even_with_source_headers(samr, http):
 
 
 def test_rejected_parameters_are_a_parse_error(miit, http):
-    src = make_source(miit.url("/bad/index.html"))
+    src = make_source("jpaas", miit.url("/bad/index.html"))
     with pytest.raises(ParseError) as err:
         ADAPTER.list(src, http(src))
     assert not isinstance(err.value, (Blocked, Empty))
@@ -141,13 +110,13 @@ def test_rejected_parameters_are_a_parse_error(miit, http):
 
 
 def test_fragment_without_articles_is_empty(miit, http):
-    src = make_source(miit.url("/empty/index.html"))
+    src = make_source("jpaas", miit.url("/empty/index.html"))
     with pytest.raises(Empty):
         ADAPTER.list(src, http(src))
 
 
 def test_page_without_unit_script_is_a_parse_error(miit, http):
-    src = make_source(miit.url("/noscript/index.html"))
+    src = make_source("jpaas", miit.url("/noscript/index.html"))
     with pytest.raises(ParseError) as err:
         ADAPTER.list(src, http(src))
     assert "unitbuild.js" in str(err.value)
@@ -156,13 +125,13 @@ def test_page_without_unit_script_is_a_parse_error(miit, http):
 
 def test_unit_api_answering_html_is_a_parse_error(miit, http):
     miit.override(UNIT, body="<html><body>维护中</body></html>")
-    src = make_source(miit.url("/gzcy/yjzj/index.html"))
+    src = make_source("jpaas", miit.url("/gzcy/yjzj/index.html"))
     with pytest.raises(ParseError, match="invalid JSON"):
         ADAPTER.list(src, http(src))
 
 
 def test_samr_consultation_list(samr, http):
-    src = make_source(samr.url("/hd/zjdc/index.html"))
+    src = make_source("jpaas", samr.url("/hd/zjdc/index.html"))
     listing = ADAPTER.list(src, http(src))
     entries = by_url(listing.entries)
     assert len(entries) == 5
@@ -178,7 +147,7 @@ def test_samr_consultation_list(samr, http):
 
 
 def test_samr_ordinary_column_dates_in_sibling_li(samr, http):
-    src = make_source(samr.url("/zw/zjwj/gsgg/index.html"), pages=3)
+    src = make_source("jpaas", samr.url("/zw/zjwj/gsgg/index.html"), pages=3)
     listing = ADAPTER.list(src, http(src))
     entries = by_url(listing.entries)
     assert set(entries) == {
@@ -191,17 +160,16 @@ def test_samr_ordinary_column_dates_in_sibling_li(samr, http):
     assert len(samr.requests(UNIT)) == 1  # count=2 fits on page one
 
 
-def test_zhejiang_list_picks_the_information_list_unit(http):
-    with TestSite(FIXTURES / "zhejiang") as zj:
-        src = make_source(zj.url("/col/col1659217/index.html"), pages=2)
-        listing = ADAPTER.list(src, http(src))
-        api = zj.requests(UNIT)
+def test_zhejiang_list_picks_the_information_list_unit(zhejiang, http):
+    src = make_source("jpaas", zhejiang.url("/col/col1659217/index.html"), pages=2)
+    listing = ADAPTER.list(src, http(src))
+    api = zhejiang.requests(UNIT)
     entries = by_url(listing.entries)
-    notice = entries[zj.url("/art/2026/3/9/art_1659217_58921234.html")]
+    notice = entries[zhejiang.url("/art/2026/3/9/art_1659217_58921234.html")]
     assert notice.title == "浙江省经济和信息化厅关于开展2026年度“人工智能+制造” 标杆企业培育工作的通知"
     assert notice.list_date == "2026-03-09"
     assert notice.extra["article_id"] == "1659217_58921234"
-    other = entries[zj.url("/art/2026/2/27/art_1659217_58870011.html")]
+    other = entries[zhejiang.url("/art/2026/2/27/art_1659217_58870011.html")]
     assert other.title == "关于公布2026年第一批省级工业互联网平台名单的通知"  # link text: no title attribute
     assert other.list_date == "2026-02-27"  # no date element: from the URL
     assert api[0].query["tagId"] == "信息列表"
@@ -211,7 +179,7 @@ def test_zhejiang_list_picks_the_information_list_unit(http):
 # -- detail -------------------------------------------------------------------------------
 
 def test_miit_detail_prefers_the_visible_date(miit, http):
-    src = make_source(miit.url("/gzcy/yjzj/index.html"))
+    src = make_source("jpaas", miit.url("/gzcy/yjzj/index.html"))
     url = miit.url(ART.format("3c2e4c31f3174237ba8575b3d8a8745d"))
     d = ADAPTER.detail(src, Entry(url=url, title="x"), http(src))
     assert d.title == "关于公开征求《饲料加工机械卫生规范》等14项强制性国家标准制修订计划项目意见的公示"
@@ -231,7 +199,7 @@ def test_miit_detail_prefers_the_visible_date(miit, http):
 
 
 def test_miit_detail_from_metas_only(miit, http):
-    src = make_source(miit.url("/gzcy/yjzj/index.html"))
+    src = make_source("jpaas", miit.url("/gzcy/yjzj/index.html"))
     url = miit.url(ART.format("ebc8c235df1b4582bcbdb5b54a1d0125"))
     d = ADAPTER.detail(src, Entry(url=url, title="x"), http(src))
     assert d.title == "公开征求对《中华人民共和国无线电频率划分规定（征求意见稿）》的意见"
@@ -243,7 +211,7 @@ def test_miit_detail_from_metas_only(miit, http):
 
 
 def test_detail_without_known_body_selector_uses_largest_block(miit, http):
-    src = make_source(miit.url("/gzcy/yjzj/index.html"))
+    src = make_source("jpaas", miit.url("/gzcy/yjzj/index.html"))
     url = miit.url(ART.format("03d6631242cd45c5bef6e8d62571beff"))
     d = ADAPTER.detail(src, Entry(url=url, title="x"), http(src))
     assert d.title == "公开征求《氢能装备（碱性水电解制氢装备）制造行业规范条件（2026年本）（征求意见稿）》的意见"
@@ -253,25 +221,25 @@ def test_detail_without_known_body_selector_uses_largest_block(miit, http):
 
 
 def test_detail_selector_override(miit, http):
-    src = make_source(miit.url("/gzcy/yjzj/index.html"), detail={"content": "div.side"})
+    src = make_source("jpaas", miit.url("/gzcy/yjzj/index.html"), detail={"content": "div.side"})
     url = miit.url(ART.format("03d6631242cd45c5bef6e8d62571beff"))
     d = ADAPTER.detail(src, Entry(url=url, title="x"), http(src))
     assert d.body == "意见征集在线访谈"
 
 
 def test_detail_conditional_not_modified(miit, http):
-    src = make_source(miit.url("/gzcy/yjzj/index.html"))
+    src = make_source("jpaas", miit.url("/gzcy/yjzj/index.html"))
     url = miit.url(ART.format("ebc8c235df1b4582bcbdb5b54a1d0125"))
     first = http(src)
     assert ADAPTER.detail(src, Entry(url=url, title="x"), first) is not None
-    again = http(src, validators=lambda key: first.new_validators.get(key, (None, None)))
+    again = http(src, validators=replay(first))
     assert ADAPTER.detail(src, Entry(url=url, title="x"), again, conditional=True) is None
     # without conditional the validators are not sent and the page is read again
     assert ADAPTER.detail(src, Entry(url=url, title="x"), again) is not None
 
 
 def test_samr_detail_reads_the_ul_metadata_table(samr, http):
-    src = make_source(samr.url("/hd/zjdc/index.html"))
+    src = make_source("jpaas", samr.url("/hd/zjdc/index.html"))
     url = samr.url("/hd/zjdc/art/2026/art_645badc2faaa4f7fa52f9ba11ba7a0bd.html")
     d = ADAPTER.detail(src, Entry(url=url, title="x"), http(src))
     assert d.title == "市场监管总局关于公开征求《食糖生产许可审查细则（征求意见稿）》意见的通知"
@@ -292,7 +260,7 @@ def test_samr_detail_reads_the_ul_metadata_table(samr, http):
 
 
 def test_samr_detail_without_table(samr, http):
-    src = make_source(samr.url("/hd/zjdc/index.html"))
+    src = make_source("jpaas", samr.url("/hd/zjdc/index.html"))
     url = samr.url("/hd/zjdc/art/2026/art_7690dba6fb90477cae8299c67f7966d9.html")
     d = ADAPTER.detail(src, Entry(url=url, title="x"), http(src))
     assert d.published == "2026-09-17T14:00:00+08:00"
@@ -303,19 +271,18 @@ def test_samr_detail_without_table(samr, http):
     assert "意见反馈截止时间为2026年10月17日。" in d.body.splitlines()
 
 
-def test_zhejiang_detail_info_table(http):
-    with TestSite(FIXTURES / "zhejiang") as zj:
-        src = make_source(zj.url("/col/col1659217/index.html"))
-        url = zj.url("/art/2026/3/9/art_1659217_58921234.html")
-        d = ADAPTER.detail(src, Entry(url=url, title="x"), http(src))
+def test_zhejiang_detail_info_table(zhejiang, http):
+    src = make_source("jpaas", zhejiang.url("/col/col1659217/index.html"))
+    url = zhejiang.url("/art/2026/3/9/art_1659217_58921234.html")
+    d = ADAPTER.detail(src, Entry(url=url, title="x"), http(src))
     assert d.body.splitlines()[0] == "各市经信局："
     assert d.doc_number == "浙经信数字〔2026〕15号"  # from the table, not the parent 文号 cited in the body
     assert d.issuer == "浙江省经济和信息化厅（数字化处）"
     assert d.signed == "2026-03-06"
     assert d.published == "2026-03-09T16:20:00+08:00"
     assert d.article_id == "1659217_58921234"
-    assert d.attachments == [Attachment("申报书模板.docx",
-                                        zj.url("/module/download/downfile.jsp?classid=0&filename=2603091620.docx"))]
+    assert d.attachments == [
+        Attachment("申报书模板.docx", zhejiang.url("/module/download/downfile.jsp?classid=0&filename=2603091620.docx"))]
 
 
 # -- helpers --------------------------------------------------------------------------------

@@ -3,48 +3,26 @@
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 import pytest
 
-from tracker.config import Settings, Source
+from conftest import make_source, replay, scenario_fixture
+from tracker.config import Source
 from tracker.errors import Empty, ParseError
-from tracker.fetch import Fetcher, Session
 from tracker.model import Entry
 from tracker.sites import get_adapter
 from tracker.sites.miitsearch import ADAPTER
 from tracker.testsite import TestSite
 
-FIXTURES = Path(__file__).parent / "fixtures" / "miitsearch"
 API = "/search-front-server/api/search/info"
 ANCHOR = "/zwgk/zcwj/wjfb/tz/art/2026/art_01010414608a4226b30687773bb21bdf.html"
 ETHICS = "/jgsj/kjs/wjfb/art/2026/art_2995f16b28504ddcbb604e918eb15759.html"
 
-
-@pytest.fixture
-def site():
-    with TestSite(FIXTURES / "search") as s:
-        yield s
+site = scenario_fixture("miitsearch", "search")
 
 
-@pytest.fixture
-def http(tmp_path):
-    fetchers = []
-
-    def make(source: Source, validators=None) -> Session:
-        fetcher = Fetcher(Settings(data_dir=tmp_path, host_delay=0), validators=validators)
-        fetchers.append(fetcher)
-        return Session(fetcher, source)
-
-    yield make
-    for f in fetchers:
-        f.close()
-
-
-def make_source(site: TestSite, query: str = "人工智能", **kw) -> Source:
-    return Source(id="miit-search", name="工信部 政策文件库", agency="工业和信息化部", region="national",
-                  cms="miit-search", url=site.url(API), interval=3600, recheck=86400, recheck_for=86400,
-                  query=query, **kw)
+def search_source(site: TestSite, query: str = "人工智能", **kw) -> Source:
+    return make_source("miit-search", site.url(API), query=query, **kw)
 
 
 def test_registry_maps_miit_search():
@@ -52,7 +30,7 @@ def test_registry_maps_miit_search():
 
 
 def test_list_reads_rows_in_both_shapes(site, http):
-    src = make_source(site, params={"pg": "3"})
+    src = search_source(site, params={"pg": "3"})
     listing = ADAPTER.list(src, http(src))
     entries = {e.url: e for e in listing.entries}
     assert set(entries) == {
@@ -85,7 +63,7 @@ def test_list_reads_rows_in_both_shapes(site, http):
 
 
 def test_list_pages_until_total_count(site, http):
-    src = make_source(site, pages=4, params={"pg": "3"})
+    src = search_source(site, pages=4, params={"pg": "3"})
     listing = ADAPTER.list(src, http(src))
     urls = [e.url for e in listing.entries]
     assert len(urls) == len(set(urls)) == 4  # page 2 repeats the anchor
@@ -98,34 +76,34 @@ def test_list_pages_until_total_count(site, http):
 
 def test_list_stops_at_an_empty_page(site, http):
     # pg=1 claims five pages of one row; page 3 comes back empty and ends the walk
-    src = make_source(site, pages=6, params={"pg": "1"})
+    src = search_source(site, pages=6, params={"pg": "1"})
     listing = ADAPTER.list(src, http(src))
     assert len(listing.entries) == 4
     assert [r.query["p"] for r in site.requests(API)] == ["1", "2", "3"]
 
 
 def test_zero_hits_without_search_result_is_empty(site, http):
-    src = make_source(site, query="无结果")
+    src = search_source(site, query="无结果")
     with pytest.raises(Empty):
         ADAPTER.list(src, http(src))
 
 
 def test_refused_query_is_a_parse_error(site, http):
-    src = make_source(site, query="出错")
+    src = search_source(site, query="出错")
     with pytest.raises(ParseError, match="refused"):
         ADAPTER.list(src, http(src))
 
 
 def test_not_modified_first_page(site, http):
-    src = make_source(site, params={"pg": "3"})
+    src = search_source(site, params={"pg": "3"})
     first = http(src)
     ADAPTER.list(src, first)
-    again = http(src, validators=lambda key: first.new_validators.get(key, (None, None)))
+    again = http(src, validators=replay(first))
     assert ADAPTER.list(src, again).not_modified
 
 
 def test_detail_uses_miit_rules(site, http):
-    src = make_source(site)
+    src = search_source(site)
     d = ADAPTER.detail(src, Entry(url=site.url(ANCHOR), title="x"), http(src))
     assert d.title == "工业和信息化部等八部门关于印发《“人工智能+制造”专项行动实施意见》的通知"
     assert d.doc_number == "工信部联科〔2025〕279号"
@@ -138,7 +116,7 @@ def test_detail_uses_miit_rules(site, http):
 
 
 def test_detail_reports_only_what_the_page_says(site, http):
-    src = make_source(site)
+    src = search_source(site)
     entry = Entry(url=site.url(ETHICS), title="x", doc_number="工信部联科〔2026〕52号", issuer="科技司")
     d = ADAPTER.detail(src, entry, http(src))
     # the poll falls back on the entry's fields; the adapter must not invent them
