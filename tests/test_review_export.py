@@ -47,6 +47,10 @@ def test_review_is_stored_shown_and_never_changes_a_feed(cli, tmp_path):
     assert rv["note"] == "江苏 extends the plan to 2028" and rv["significance"] == "low"
     code, out, _ = cli("review", str(revised["id"]))
     assert code == 0 and "significance low" in out
+    code, out, _ = cli("log", "--kind", "document.revised")
+    assert code == 0 and "low 江苏 extends the plan" in out
+    code, out, _ = cli("show", str(revised["id"]))
+    assert code == 0 and "Review: low 江苏 extends the plan to 2028" in out
     # reviewing changed nothing a feed reader sees, even after the feeds are rewritten
     assert feed_bytes(tmp_path) == before
     code, out, _ = cli("feed")

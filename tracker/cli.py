@@ -239,9 +239,17 @@ def cmd_log(args) -> int:
             return EXIT_OK
         rows = [[ev.id, _short(ev.detected_at), LABELS.get(ev.kind, ev.kind), ev.source,
                  (ev.title[:40] + "…") if len(ev.title) > 41 else ev.title, ",".join(ev.topics),
-                 ev.summary[:50]] for ev in events]
-        print(format_table(["id", "detected (UTC)", "kind", "source", "title", "topics", "summary"], rows))
+                 ev.summary[:50], _review_mark(store.review(ev.id))] for ev in events]
+        print(format_table(["id", "detected (UTC)", "kind", "source", "title", "topics", "summary", "review"],
+                           rows))
     return EXIT_OK
+
+
+def _review_mark(review) -> str:
+    if review is None:
+        return ""
+    note = review["note"] or ""
+    return " ".join(x for x in (review["significance"], (note[:20] + "…") if len(note) > 21 else note) if x) or "✓"
 
 
 def cmd_show(args) -> int:
