@@ -200,15 +200,6 @@ def absolute(base: str, href: str | None) -> str | None:
     return urljoin(base, href)
 
 
-def strip_furniture(root: Tag) -> Tag:
-    """Remove scripts, styles, navigation and counters in place; returns root."""
-    for el in root.find_all(FURNITURE_TAGS):
-        el.decompose()
-    for c in root.find_all(string=lambda s: isinstance(s, Comment)):
-        c.extract()
-    return root
-
-
 def text_of(el: Tag | None) -> str:
     """Readable text of an element: one line per block, furniture removed."""
     if el is None:
